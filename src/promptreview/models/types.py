@@ -1,0 +1,146 @@
+"""Values that cross the model seam.
+
+The engine builds ChatRequest values and gets Completion values back; it never sees the openai
+package. That keeps the cache key, cost accounting and error handling in one place, and lets
+tests drive the engine against the loopback server with the real client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+Purpose = Literal["answer", "judge"]
+
+# Why a call failed, in words the report can group by. "rate_limit" and "quota" are kept apart
+# because the first is worth retrying later and the second is not.
+ErrorKind = Literal[
+    "rate_limit", "quota", "auth", "timeout", "deadline", "server", "invalid_response",
+    "length", "content_filter", "connection", "bad_request", "budget", "cancelled",
+]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion call, fully rendered.
+
+    ``params`` holds only what is sent to the endpoint besides model and messages
+    (temperature, max_tokens, top_p, response_format, seed), as sorted (key, value) pairs so the
+    request stays hashable and its cache key stable.
+    """
+
+    model: str
+    messages: tuple[Message, ...]
+    params: tuple[tuple[str, Any], ...] = ()
+    sample: int = 0
+    purpose: Purpose = "answer"
+
+    @staticmethod
+    def make(
+        model: str,
+        messages: tuple[Message, ...] | list[Message],
+        params: dict[str, Any] | None = None,
+        sample: int = 0,
+        purpose: Purpose = "answer",
+    ) -> ChatRequest:
+        items = tuple(sorted((k, _freeze(v)) for k, v in (params or {}).items() if v is not None))
+        return ChatRequest(model, tuple(messages), items, sample, purpose)
+
+    def params_dict(self) -> dict[str, Any]:
+        return {k: _thaw(v) for k, v in self.params}
+
+    def cache_key(self) -> str:
+        """Content address of the call: same model, parameters, messages and sample index."""
+        payload = {
+            "model": self.model,
+            "messages": [[m.role, m.content] for m in self.messages],
+            "params": [[k, _thaw(v)] for k, v in self.params],
+            "sample": self.sample,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What came back from one call: an answer or an error with its reason, never both."""
+
+    text: str | None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    finish_reason: str | None = None
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: tuple[tuple[float, ...], ...] = ()
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    cached: bool = False
+    prompt_tokens: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class CallStats:
+    """Running totals for one purpose (answers or judge), summed into the report."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, c: Completion) -> None:
+        self.calls += 1
+        if c.cached:
+            self.cache_hits += 1
+        if not c.ok:
+            self.errors += 1
+            kind = c.error_kind or "other"
+            self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + 1
+        self.prompt_tokens += c.prompt_tokens
+        self.completion_tokens += c.completion_tokens
+        self.cost_usd += c.cost_usd
+        self.latency_s += c.latency_s
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, dict):
+        return ("__dict__", tuple(sorted((k, _freeze(x)) for k, x in v.items())))
+    if isinstance(v, list | tuple):
+        return ("__list__", tuple(_freeze(x) for x in v))
+    return v
+
+
+def _thaw(v: Any) -> Any:
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "__dict__":
+        return {k: _thaw(x) for k, x in v[1]}
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "__list__":
+        return [_thaw(x) for x in v[1]]
+    return v
