@@ -53,6 +53,7 @@ class MetricResult:
     error: str | None = None
     grade: float | None = None  # raw 1-5 grade for rubric-style metrics
     label: str | None = None  # predicted label for label accuracy
+    skipped: str | None = None  # the metric does not apply to this case (e.g. no reference): left out
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,65 @@ class CaseResult:
     @property
     def errored(self) -> bool:
         return all(not s.answer.ok for s in self.samples) if self.samples else True
+
+
+# --- comparing base and head ----------------------------------------------------------------------
+
+Outcome = Literal["head", "base", "tie"]
+CaseChange = Literal["regressed", "improved", "same", "error", "new", "removed"]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One pairwise judge call: which neutral label won, and why (the judge's own words)."""
+
+    order: Literal["base-first", "head-first"]
+    winner: Outcome | None  # None: unparseable after a retry, or the call failed
+    reason: str = ""
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class PairwiseResult:
+    """Which-is-better for one sample of one case, judged in both orders.
+
+    A side wins only when it wins in both orders; disagreement is a tie. ``identical`` means the
+    two answers were the same text, so no judge call was made.
+    """
+
+    sample: int
+    outcome: Outcome
+    judgements: tuple[Judgement, ...] = ()
+    identical: bool = False
+    consistent: bool = True
+    unparseable: bool = False
+    error: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return next((j.reason for j in self.judgements if j.reason), "")
+
+
+@dataclass(frozen=True)
+class CaseComparison:
+    """One case on both sides: results, pairwise judgements and the per-metric paired deltas."""
+
+    case_id: str
+    base: CaseResult | None
+    head: CaseResult | None
+    pairwise: tuple[PairwiseResult, ...] = ()
+    change: CaseChange = "same"
+    changed_metrics: tuple[str, ...] = ()  # metrics whose pass flag moved, worst first
+    file: str | None = None
+    line: int | None = None
+    must_pass: bool = False
+
+    @property
+    def pairwise_score(self) -> float | None:
+        """+1 head better, -1 base better, averaged over samples; None when never judged."""
+        judged = [p for p in self.pairwise if p.error is None]
+        if not judged:
+            return None
+        value = {"head": 1.0, "base": -1.0, "tie": 0.0}
+        return sum(value[p.outcome] for p in judged) / len(judged)

@@ -94,7 +94,7 @@ class SuiteSpec:
     prompt: str
     cases: str | None
     metrics: tuple[MetricSpec, ...]
-    model: str
+    model: str | None  # None: the prompt file's own model, else defaults.model
     judge: str
     embedding_model: str
     samples: int = 1

@@ -1,0 +1,165 @@
+"""Eval cases from YAML, JSONL or CSV files, parsed into ``Case`` values with their file lines.
+
+Case lines matter: the check run annotates the line of every regressed case, so a reviewer lands
+on the case in the diff view.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from promptreview.config import parse_metrics
+from promptreview.errors import ConfigError, Location
+from promptreview.safe_yaml import line_of, load_yaml
+from promptreview.suite import Case
+
+RESERVED = ("id", "vars", "expected", "label", "feedback", "tags", "must_pass", "metrics", "description")
+MAX_CASES = 20_000
+
+
+def parse_cases(text: str, path: str) -> tuple[Case, ...]:
+    lower = path.lower()
+    if lower.endswith(".jsonl"):
+        items = _jsonl(text, path)
+    elif lower.endswith(".csv"):
+        items = _csv(text, path)
+    elif lower.endswith(".json"):
+        items = _json(text, path)
+    else:
+        items = _yaml(text, path)
+    if len(items) > MAX_CASES:
+        raise ConfigError(f"{len(items)} cases is more than the {MAX_CASES} one review can take; use --shard",
+                          Location(path))
+    cases = [_case(raw, line, path, i) for i, (raw, line) in enumerate(items)]
+    seen: dict[str, Case] = {}
+    for c in cases:
+        if c.id in seen:
+            raise ConfigError(f"duplicate case id {c.id!r} (first at line {seen[c.id].location.line})",  # type: ignore[union-attr]
+                              c.location)
+        seen[c.id] = c
+    return tuple(cases)
+
+
+def _yaml(text: str, path: str) -> list[tuple[Any, int | None]]:
+    data = load_yaml(text, path)
+    if isinstance(data, Mapping) and "cases" in data:
+        data = data["cases"]
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ConfigError("a cases file is a list of cases (or a mapping with `cases:`)", Location(path, 1))
+    return [(item, line_of(data, i)) for i, item in enumerate(data)]
+
+
+def _json(text: str, path: str) -> list[tuple[Any, int | None]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)) from None
+    if isinstance(data, Mapping) and "cases" in data:
+        data = data["cases"]
+    if not isinstance(data, list):
+        raise ConfigError("a JSON cases file is a list of cases", Location(path, 1))
+    return [(item, None) for item in data]
+
+
+def _jsonl(text: str, path: str) -> list[tuple[Any, int | None]]:
+    items: list[tuple[Any, int | None]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((json.loads(line), n))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, n)) from None
+    return items
+
+
+def _csv(text: str, path: str) -> list[tuple[Any, int | None]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        return []
+    items: list[tuple[Any, int | None]] = []
+    line = 1
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            raise ConfigError("row has more cells than the header", Location(path, line))
+        items.append((_csv_row(row), line))
+    return items
+
+
+def _csv_row(row: Mapping[str, str]) -> dict[str, Any]:
+    """CSV columns are vars, except the reserved ones; ``vars.x`` columns are vars too."""
+    out: dict[str, Any] = {"vars": {}}
+    for key, value in row.items():
+        key = key.strip()
+        if key.startswith("vars."):
+            out["vars"][key[5:]] = value
+        elif key in ("feedback", "tags"):
+            out[key] = [p.strip() for p in value.split("|") if p.strip()] if value else []
+        elif key == "must_pass":
+            out[key] = value.strip().lower() in ("1", "true", "yes", "y")
+        elif key in RESERVED:
+            out[key] = value if value != "" else None
+        else:
+            out["vars"][key] = value
+    return out
+
+
+def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
+    where = Location(path, line, f"cases[{i}]")
+    if not isinstance(raw, Mapping):
+        raise ConfigError("each case is a mapping (vars, expected, label, feedback...)", where)
+    if "vars" in raw:
+        vars_ = raw["vars"]
+        if vars_ is None:
+            vars_ = {}
+        if not isinstance(vars_, Mapping):
+            raise ConfigError("`vars` must be a mapping of name: value", Location(path, line_of(raw, "vars") or line,
+                                                                                 f"cases[{i}].vars"))
+        unknown = [k for k in raw if k not in RESERVED]
+        if unknown:
+            raise ConfigError(f"unknown key `{unknown[0]}` next to `vars` (put variables inside `vars`)",
+                              Location(path, line_of(raw, unknown[0]) or line, f"cases[{i}].{unknown[0]}"))
+    else:
+        # Short form: every key that is not reserved is a variable (like gh-models testData).
+        vars_ = {k: v for k, v in raw.items() if k not in RESERVED}
+    case_id = raw.get("id")
+    feedback = raw.get("feedback")
+    if feedback is None:
+        points: tuple[str, ...] = ()
+    elif isinstance(feedback, str):
+        points = (feedback,)
+    elif isinstance(feedback, list) and all(isinstance(p, str | int | float) for p in feedback):
+        points = tuple(str(p) for p in feedback)
+    else:
+        raise ConfigError("`feedback` is a string or a list of strings", Location(path, line_of(raw, "feedback") or line,
+                                                                                  f"cases[{i}].feedback"))
+    tags = raw.get("tags") or []
+    if isinstance(tags, str):
+        tags = [tags]
+    must_pass = raw.get("must_pass", False)
+    if not isinstance(must_pass, bool):
+        raise ConfigError("`must_pass` must be true or false", Location(path, line_of(raw, "must_pass") or line,
+                                                                        f"cases[{i}].must_pass"))
+    metrics = ()
+    if raw.get("metrics"):
+        metrics = parse_metrics(raw["metrics"], path, f"cases[{i}].metrics", line_of(raw, "metrics") or line)
+    expected = raw.get("expected")
+    label = raw.get("label")
+    return Case(
+        id=str(case_id) if case_id not in (None, "") else f"#{i + 1}",
+        vars=dict(vars_),
+        expected=None if expected is None else (expected if isinstance(expected, str) else json.dumps(expected)),
+        label=None if label is None else str(label),
+        feedback=points,
+        tags=tuple(str(t) for t in tags),
+        must_pass=must_pass,
+        metrics=metrics,
+        location=where,
+    )

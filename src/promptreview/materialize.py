@@ -1,0 +1,198 @@
+"""Turn a planned suite into concrete, rendered inputs for each version.
+
+Reads prompt and case files from each revision (never from a checkout of PR code), picks the
+cases both versions run on, and renders every message and templated metric argument in the
+sandboxed renderer, in one batch. A case whose template fails is kept with its error, so the run
+goes on and the report says what happened to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from promptreview.cases import parse_cases
+from promptreview.errors import ConfigError, Location
+from promptreview.models.types import Message
+from promptreview.plan import SuitePlan
+from promptreview.prompts import parse_prompt
+from promptreview.render import Renderer, RenderJob, render_gh_models
+from promptreview.revision import Revision
+from promptreview.suite import Case, Defaults, MetricSpec, Prompt
+
+VersionName = Literal["base", "head"]
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    case: Case
+    messages: tuple[Message, ...] = ()
+    error: str | None = None
+    metric_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # metric name -> rendered args
+
+
+@dataclass(frozen=True)
+class PreparedVersion:
+    name: VersionName
+    revision: str
+    prompt: Prompt
+    model: str
+    params: Mapping[str, Any]
+    cases: tuple[PreparedCase, ...]
+
+
+@dataclass(frozen=True)
+class PreparedSuite:
+    plan: SuitePlan
+    cases: tuple[Case, ...]
+    metrics: tuple[MetricSpec, ...]  # suite-level metrics, from base; case metrics live on each case
+    base: PreparedVersion | None
+    head: PreparedVersion | None
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.plan.suite.name
+
+    def versions(self) -> list[PreparedVersion]:
+        return [v for v in (self.base, self.head) if v is not None]
+
+
+def prepare_suite(plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults,
+                  renderers: Mapping[str, Renderer]) -> PreparedSuite:
+    """Read and render one suite for both sides; a broken file becomes a suite-level error.
+
+    ``renderers`` maps "base"/"head" to the renderer of that revision, so each side's templates
+    include that side's partials.
+    """
+    try:
+        return _prepare(plan, base, head, defaults, renderers)
+    except ConfigError as exc:
+        return PreparedSuite(plan, (), (), None, None, error=str(exc))
+
+
+def _prepare(plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults,
+             renderers: Mapping[str, Renderer]) -> PreparedSuite:
+    suite = plan.suite
+    notes: list[str] = []
+    base_prompt = _load_prompt(base, plan.base_prompt, suite.system) if plan.base_prompt else None
+    head_prompt = _load_prompt(head, plan.head_prompt, suite.system) if plan.head_prompt else None
+    gate_prompt = base_prompt or head_prompt
+    assert gate_prompt is not None
+    cases = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
+    # Evaluators inside a gh-models file are part of the gate: they come from the base version.
+    metrics = suite.metrics + gate_prompt.metrics
+    if base_prompt and head_prompt and base_prompt.metrics != head_prompt.metrics:
+        notes.append("this change edits the prompt file's evaluators; the base version's evaluators were used")
+    if not cases:
+        raise ConfigError("the suite has no cases to run", Location(suite.cases or suite.prompt))
+    all_metrics = {m.name: m for m in metrics}
+    prepared: dict[str, PreparedVersion] = {}
+    for name, rev, prompt in (("base", base, base_prompt), ("head", head, head_prompt)):
+        if prompt is None:
+            continue
+        model = suite.model or prompt.model or defaults.model
+        params = {**dict(prompt.params), **dict(suite.params)}
+        rendered = _render_cases(prompt, cases, all_metrics, renderers[name])
+        prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
+    return PreparedSuite(plan, cases, metrics, prepared.get("base"), prepared.get("head"), tuple(notes))
+
+
+def _load_prompt(rev: Revision, path: str, system: str | None) -> Prompt:
+    text = rev.read(path)
+    if text is None:
+        raise ConfigError(f"prompt file not found at {rev.label}", Location(path))
+    return parse_prompt(text, path, system)
+
+
+def _choose_cases(plan: SuitePlan, base: Revision, head: Revision, base_prompt: Prompt | None,
+                  head_prompt: Prompt | None, notes: list[str]) -> tuple[Case, ...]:
+    """Both versions run on the head's cases, so every case pairs up. Cases that also exist at base
+    keep the base's ``must_pass`` and case-level metrics: a PR cannot loosen the checks on them."""
+    suite = plan.suite
+    if suite.cases:
+        head_cases = _read_cases(head, suite.cases)
+        base_cases = _read_cases(base, suite.cases) if plan.base_prompt else None
+        if head_cases is None and base_cases is None:
+            raise ConfigError("cases file not found on either side", Location(suite.cases))
+    else:
+        head_cases = head_prompt.cases if head_prompt else None
+        base_cases = base_prompt.cases if base_prompt else None
+    if head_cases is None:
+        notes.append("the cases file is missing at head; the base's cases were used")
+        return base_cases or ()
+    if base_cases is None:
+        return head_cases
+    by_id = {c.id: c for c in base_cases}
+    removed = [c.id for c in base_cases if c.id not in {h.id for h in head_cases}]
+    if removed:
+        notes.append(f"this change removes {len(removed)} case(s) present at base: {', '.join(removed[:10])}")
+    added = sum(1 for c in head_cases if c.id not in by_id)
+    if added:
+        notes.append(f"this change adds {added} case(s)")
+    out = []
+    for c in head_cases:
+        old = by_id.get(c.id)
+        if old is not None and (old.must_pass != c.must_pass or old.metrics != c.metrics):
+            c = Case(c.id, c.vars, c.expected, c.label, c.feedback, c.tags, old.must_pass, old.metrics, c.location)
+        out.append(c)
+    return tuple(out)
+
+
+def _read_cases(rev: Revision, path: str) -> tuple[Case, ...] | None:
+    text = rev.read(path)
+    return None if text is None else parse_cases(text, path)
+
+
+def template_context(case: Case) -> dict[str, Any]:
+    """Prompt templates see the case's vars, at top level and as ``vars`` — nothing else."""
+    return {**dict(case.vars), "vars": dict(case.vars)}
+
+
+def metric_context(case: Case) -> dict[str, Any]:
+    return {**template_context(case), "expected": case.expected, "label": case.label}
+
+
+def _render_cases(prompt: Prompt, cases: tuple[Case, ...], metrics: Mapping[str, MetricSpec],
+                  renderer: Renderer) -> tuple[PreparedCase, ...]:
+    jobs: list[RenderJob] = []
+    for ci, case in enumerate(cases):
+        if prompt.substitution == "jinja":
+            for mi, msg in enumerate(prompt.messages):
+                jobs.append(RenderJob(f"{ci}:m:{mi}", msg.content, prompt.path, template_context(case)))
+        for spec in (*metrics.values(), *case.metrics):
+            if spec.kind.startswith("gh-"):
+                continue
+            for key, value in spec.args.items():
+                if isinstance(value, str) and ("{{" in value or "{%" in value):
+                    where = spec.location.file if spec.location else prompt.path
+                    jobs.append(RenderJob(f"{ci}:a:{spec.name}:{key}", value, where, metric_context(case)))
+    outcomes = {o.key: o for o in renderer.render_many(jobs)} if jobs else {}
+    prepared = []
+    for ci, case in enumerate(cases):
+        error = None
+        messages: list[Message] = []
+        for mi, msg in enumerate(prompt.messages):
+            if prompt.substitution == "gh-models":
+                messages.append(Message(msg.role, render_gh_models(msg.content, case.vars)))  # type: ignore[arg-type]
+                continue
+            out = outcomes[f"{ci}:m:{mi}"]
+            if out.error is not None:
+                error = error or out.error
+            else:
+                messages.append(Message(msg.role, out.text or ""))  # type: ignore[arg-type]
+        args: dict[str, dict[str, Any]] = {}
+        for spec in (*metrics.values(), *case.metrics):
+            rendered = dict(spec.args)
+            for key, value in spec.args.items():
+                out = outcomes.get(f"{ci}:a:{spec.name}:{key}")
+                if out is not None:
+                    if out.error is not None:
+                        rendered["__error__"] = out.error
+                    else:
+                        rendered[key] = out.text
+            args[spec.name] = rendered
+        prepared.append(PreparedCase(case, tuple(messages) if error is None else (), error, args))
+    return tuple(prepared)

@@ -1,0 +1,80 @@
+"""What one metric sees when it scores one answer, and the seam to the model endpoint.
+
+Metric functions take a ``MetricContext`` and return a ``MetricResult``. They never build a client
+or read files themselves: the model client arrives as ``llm`` (anything with ``complete`` and
+``embed``), and repository files arrive through ``read_file``. That keeps every metric testable
+with a twenty-line fake and keeps I/O in the run stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from promptreview.models.types import ChatRequest, Completion, Embeddings, Message
+from promptreview.results import MetricResult
+from promptreview.suite import Case, MetricSpec
+
+
+class LLM(Protocol):
+    """The part of the model client metrics use (the real client, or a fake in tests)."""
+
+    async def complete(self, req: ChatRequest) -> Completion: ...
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings: ...
+
+
+class MetricError(Exception):
+    """The metric could not be computed for this answer (no reference, judge failed...).
+
+    ``score_one`` turns it into a result with ``error`` set, which the verdict never counts as a
+    failure of the prompt.
+    """
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """Everything one metric needs to score one answer of one case."""
+
+    case: Case
+    answer: str  # the model's answer (already trimmed if the prompt is a gh-models file)
+    messages: tuple[Message, ...]  # the rendered input the model saw
+    spec: MetricSpec
+    args: Mapping[str, Any]  # spec.args with templated strings already rendered for this case
+    llm: LLM
+    judge_model: str
+    embedding_model: str
+    read_file: Callable[[str], str | None]  # reads a repo file at the BASE revision
+    base_answer: str | None = None  # the base answer for the same case/sample, when scoring head
+    delimiter: str = ""  # per-run random token wrapped around untrusted text in judge prompts
+
+
+def make_result(
+    ctx: MetricContext,
+    passed: bool,
+    reason: str,
+    score: float | None = None,
+    *,
+    grade: float | None = None,
+    label: str | None = None,
+) -> MetricResult:
+    """A result for ``ctx``'s metric; a binary metric's score is simply 1.0 or 0.0.
+
+    ``kind`` is filled in by ``registry.score_one`` from the metric's definition, so a metric
+    function cannot report the wrong kind.
+    """
+    return MetricResult(
+        metric=ctx.spec.name,
+        score=(1.0 if passed else 0.0) if score is None else score,
+        passed=passed,
+        reason=reason,
+        gate=ctx.spec.gate,
+        grade=grade,
+        label=label,
+    )
+
+
+def transcript(messages: Sequence[Message]) -> str:
+    """The rendered input as plain text, for showing a judge what the model was asked."""
+    return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)

@@ -1,0 +1,170 @@
+"""Which suites a change affects, and which version of each file each side uses.
+
+A suite is affected when its prompt, a partial its templates include (transitively, on either
+side), its cases, or its own definition changed. Suite definitions (metrics, judge, gate) come from
+the **base** revision: a PR cannot loosen the gate that judges it. When the PR edits them, the plan
+records what changed so the report can say the base's definition was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+from promptreview.changes import ChangeSet
+from promptreview.config import load_config
+from promptreview.errors import ConfigError
+from promptreview.render import referenced_templates
+from promptreview.revision import Revision
+from promptreview.suite import Config, SuiteSpec
+
+SuiteStatus = Literal["modified", "added", "removed", "unchanged"]
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    suite: SuiteSpec
+    status: SuiteStatus
+    base_prompt: str | None
+    head_prompt: str | None
+    reasons: tuple[str, ...] = ()
+    definition_changes: tuple[str, ...] = ()  # what the PR changed in the suite's definition (not used)
+
+
+@dataclass(frozen=True)
+class Plan:
+    suites: tuple[SuitePlan, ...]  # affected suites only
+    unaffected: tuple[str, ...]
+    changes: ChangeSet
+    config: Config
+    config_note: str | None = None
+
+    def only(self, name: str) -> Plan:
+        keep = tuple(s for s in self.suites if s.suite.name == name)
+        if not keep:
+            known = ", ".join(s.suite.name for s in self.suites) or "none"
+            raise ConfigError(f"no affected suite named {name!r} (affected: {known})")
+        return replace(self, suites=keep)
+
+
+def make_plan(base: Revision, head: Revision, changes: ChangeSet, config_path: str | None = None,
+              all_suites: bool = False) -> Plan:
+    """Plan the review. ``all_suites`` runs every suite (for ``/rerun`` of an unchanged PR or A/A)."""
+    note = None
+    try:
+        base_cfg = load_config(base, config_path)
+    except ConfigError as exc:
+        base_cfg = None
+        note = f"the base revision's config could not be read ({exc}); the head's config was used"
+    head_cfg = load_config(head, config_path)
+    if base_cfg is None or (base_cfg.path is None and head_cfg.path is not None):
+        if base_cfg is not None:
+            note = "the config is new in this change; its suites were used as written at head"
+        base_cfg = head_cfg
+    touched = changes.touched()
+    base_by_name = {s.name: s for s in base_cfg.suites}
+    head_by_name = {s.name: s for s in head_cfg.suites}
+    # Implicit suites are named by path: follow renames so a renamed prompt file stays one suite.
+    for s in list(head_cfg.suites):
+        if s.implicit:
+            old = changes.base_path(s.prompt)
+            if old and old != s.prompt and old in base_by_name and s.name not in base_by_name:
+                head_by_name[old] = head_by_name.pop(s.name)
+
+    plans: list[SuitePlan] = []
+    unaffected: list[str] = []
+    for name in dict.fromkeys([*base_by_name, *head_by_name]):
+        base_suite, head_suite = base_by_name.get(name), head_by_name.get(name)
+        plan = _plan_suite(base, head, changes, touched, base_suite, head_suite, all_suites)
+        if plan is None:
+            unaffected.append(name)
+        else:
+            plans.append(plan)
+    return Plan(tuple(plans), tuple(unaffected), changes, base_cfg, note)
+
+
+def _plan_suite(
+    base: Revision,
+    head: Revision,
+    changes: ChangeSet,
+    touched: set[str],
+    base_suite: SuiteSpec | None,
+    head_suite: SuiteSpec | None,
+    all_suites: bool,
+) -> SuitePlan | None:
+    suite = base_suite or head_suite
+    assert suite is not None
+    base_prompt = base_suite.prompt if base_suite and base.read(base_suite.prompt) is not None else None
+    if head_suite is not None:
+        head_prompt = head_suite.prompt
+    elif base_prompt is not None:
+        head_prompt = changes.head_path(base_prompt)
+    else:
+        head_prompt = None
+    if head_prompt is not None and head.read(head_prompt) is None:
+        head_prompt = None
+    if base_prompt is None and head_prompt is None:
+        return None
+    reasons: list[str] = []
+    definition_changes: tuple[str, ...] = ()
+    if base_suite is not None and head_suite is not None:
+        definition_changes = describe_suite_change(base_suite, head_suite)
+        if definition_changes:
+            reasons.append("suite definition changed")
+    if base_prompt is None:
+        status: SuiteStatus = "added"
+        reasons.insert(0, "new prompt")
+    elif head_prompt is None:
+        status = "removed"
+        reasons.insert(0, "prompt removed")
+    else:
+        status = "modified"
+        if base_prompt != head_prompt:
+            reasons.insert(0, f"prompt renamed from {base_prompt}")
+        elif base_prompt in touched:
+            reasons.insert(0, "prompt changed")
+        partials = _partials(base, base_prompt) | _partials(head, head_prompt)
+        for p in sorted(partials & touched):
+            reasons.append(f"included template {p} changed")
+        cases_path = suite.cases
+        if cases_path and cases_path in touched:
+            reasons.append("cases changed")
+        if not reasons and not all_suites:
+            return None
+        if not reasons:
+            reasons.append("re-run requested")
+            status = "unchanged"
+    return SuitePlan(suite, status, base_prompt, head_prompt, tuple(reasons), definition_changes)
+
+
+def _partials(rev: Revision, prompt_path: str) -> set[str]:
+    source = rev.read(prompt_path)
+    if source is None or prompt_path.endswith((".prompt.yml", ".prompt.yaml")):
+        return set()
+    try:
+        return set(referenced_templates(source, prompt_path, rev.read))
+    except Exception:
+        return set()
+
+
+_IGNORED_FIELDS = {"location", "implicit"}
+
+
+def describe_suite_change(base: SuiteSpec, head: SuiteSpec) -> tuple[str, ...]:
+    """Plain words for what a PR changed in a suite's definition (gate, metrics, judge...)."""
+    out: list[str] = []
+    for f in fields(SuiteSpec):
+        if f.name in _IGNORED_FIELDS:
+            continue
+        a, b = getattr(base, f.name), getattr(head, f.name)
+        if f.name == "metrics":
+            a = [(m.kind, dict(m.args), m.name, m.gate) for m in a]
+            b = [(m.kind, dict(m.args), m.name, m.gate) for m in b]
+        if a != b:
+            out.append(f"{f.name}: {_short(a)} → {_short(b)}")
+    return tuple(out)
+
+
+def _short(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,275 @@
+"""The review pipeline, end to end: changes -> plan -> materialize -> run -> score -> compare ->
+verdict. The CLI (``run``, ``compare``) and the action call this; it returns a ``ReviewResult``
+and does no printing of its own (progress goes through a callback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from promptreview.changes import ChangeSet, diff
+from promptreview.errors import BudgetExceeded
+from promptreview.judge import judge_pair
+from promptreview.materialize import PreparedSuite, prepare_suite
+from promptreview.plan import Plan, SuitePlan, make_plan
+from promptreview.results import CaseComparison, CaseResult, PairwiseResult
+from promptreview.review_result import ReviewResult, SuiteResult, Usage
+from promptreview.revision import Revision
+from promptreview.run import plan_calls, run_calls
+from promptreview.score import score_suite
+from promptreview.summarize import case_values, classify, summarize
+from promptreview.verdict import SuiteEvidence, decide
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    config_path: str | None = None
+    only_suite: str | None = None
+    fresh: bool = False  # ignore cached answers (they are refreshed)
+    no_cache: bool = False  # neither read nor write the cache
+    cache_path: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    deadline_s: float | None = None
+    max_calls: int | None = None
+    max_cost_usd: float | None = None
+    samples: int | None = None
+    model: str | None = None
+    judge: str | None = None
+    shard: tuple[int, int] | None = None  # (i, n), 1-based
+    all_suites: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    repo_name: str | None = None
+    pr_number: int | None = None
+    run_url: str | None = None
+    diff_url: str | None = None
+
+
+def review(repo: Path, base_rev: str | None, head_rev: str | None, options: ReviewOptions,
+           progress: ProgressFn | None = None) -> ReviewResult:
+    """Compare ``base_rev`` and ``head_rev`` (None head: the working tree). ``base_rev`` None runs
+    one revision alone (``promptreview run``): every suite is head-only and judged by its floors."""
+    started = time.monotonic()
+    head = Revision.at(repo, head_rev, "head")
+    if base_rev is None:
+        base = head
+        changes = ChangeSet(())
+        plan = _single_revision_plan(head, options)
+    else:
+        base = Revision.at(repo, base_rev, "base")
+        changes = diff(base, head)
+        plan = make_plan(base, head, changes, options.config_path, all_suites=options.all_suites)
+    if options.only_suite:
+        plan = plan.only(options.only_suite)
+    plan = _apply_overrides(plan, options)
+    prepared = _prepare_all(plan, base, head)
+    if options.shard:
+        prepared = [_shard(p, *options.shard) for p in prepared]
+    result = asyncio.run(_evaluate(plan, prepared, base, head, options, progress, single=base_rev is None))
+    return replace(result, duration_s=time.monotonic() - started)
+
+
+def _single_revision_plan(rev: Revision, options: ReviewOptions) -> Plan:
+    from promptreview.config import load_config
+
+    config = load_config(rev, options.config_path)
+    suites = tuple(SuitePlan(s, "added", None, s.prompt, ("run",)) for s in config.suites
+                   if rev.read(s.prompt) is not None)
+    return Plan(suites, (), ChangeSet(()), config)
+
+
+def _apply_overrides(plan: Plan, options: ReviewOptions) -> Plan:
+    """CLI/action overrides (model, judge, samples) apply to every suite of this run."""
+    if not (options.model or options.judge or options.samples):
+        return plan
+    suites = []
+    for sp in plan.suites:
+        s = sp.suite
+        s = replace(s, model=options.model or s.model, judge=options.judge or s.judge,
+                    samples=options.samples or s.samples)
+        suites.append(replace(sp, suite=s))
+    return replace(plan, suites=tuple(suites))
+
+
+def _prepare_all(plan: Plan, base: Revision, head: Revision) -> list[PreparedSuite]:
+    from promptreview.render import Renderer
+
+    files = [p for sp in plan.suites for p in (sp.base_prompt, sp.head_prompt, sp.suite.cases) if p]
+    base.prefetch(files)
+    head.prefetch(files)
+    with Renderer(base.read) as base_renderer, Renderer(head.read) as head_renderer:
+        renderers = {"base": base_renderer, "head": head_renderer}
+        return [prepare_suite(sp, base, head, plan.config.defaults, renderers) for sp in plan.suites]
+
+
+def _shard(p: PreparedSuite, i: int, n: int) -> PreparedSuite:
+    """A deterministic slice of the cases: stable across machines, independent of case order."""
+
+    def mine(case_id: str) -> bool:
+        digest = hashlib.sha256(f"{p.name}\x00{case_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % n == i - 1
+
+    keep = [ci for ci, c in enumerate(p.cases) if mine(c.id)]
+
+    def cut(v: object) -> object:
+        if v is None:
+            return None
+        return replace(v, cases=tuple(v.cases[ci] for ci in keep))  # type: ignore[attr-defined]
+
+    return replace(p, cases=tuple(p.cases[ci] for ci in keep), base=cut(p.base), head=cut(p.head))  # type: ignore[arg-type]
+
+
+async def _evaluate(plan: Plan, prepared: list[PreparedSuite], base: Revision, head: Revision,
+                    options: ReviewOptions, progress: ProgressFn | None, single: bool) -> ReviewResult:
+    from promptreview.models.client import open_client
+
+    defaults = plan.config.defaults
+    runnable = [p for p in prepared if p.error is None]
+    slots = plan_calls(runnable)
+    async with open_client(defaults, options) as client:
+        hits = client.cached_count([s.request for s in slots if s.request is not None])
+        planned = _planned_calls(runnable, slots)
+        budget = options.max_calls or defaults.max_calls
+        if budget is not None and planned - hits > budget:
+            raise BudgetExceeded(
+                f"this review would make about {planned - hits} model calls ({planned} planned, {hits} cached), "
+                f"over the max-calls budget of {budget}; raise max-calls or narrow the run (/rerun SUITE, --shard)")
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress("answers", done, len(slots))
+
+        answers = await run_calls(slots, runnable, client.complete, tick)
+        delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
+        suites: list[SuiteResult] = []
+        evidence: list[SuiteEvidence] = []
+        for p in prepared:
+            if p.error is not None:
+                suites.append(_errored_suite(p))
+                evidence.append(SuiteEvidence(p.name, (), 0, 0, head_only=True))
+                continue
+            scored = await score_suite(p, answers, client, base.read, delimiter)
+            comparisons = await _compare(p, scored, client.complete, delimiter)
+            head_only = p.base is None
+            summaries, pairwise, ev = summarize(
+                p.name, comparisons, p.plan.suite.gate, head_only, p.plan.suite.compare and not single,
+                min_pass_rate_default=1.0 if single else None)
+            evidence.append(ev)
+            suites.append(_suite_result(p, comparisons, summaries, pairwise))
+        usage = Usage(
+            base=client.stats_for("answer", "base"), head=client.stats_for("answer", "head"),
+            judge=client.stats_for("judge", None), planned_calls=planned, cache_hits=hits,
+            priced=client.priced,
+        )
+    verdict = decide(evidence)
+    suites = [replace(s, verdict=v) for s, v in zip(suites, verdict.suites, strict=True)]
+    return ReviewResult(
+        repo=options.repo_name, base_label=base.label if not single else "", base_sha=None if single else base.rev,
+        head_label=head.label, head_sha=None if head.is_worktree else head.rev,
+        config_path=plan.config.path, config_rev=None if single else base.rev,
+        suites=tuple(suites), verdict=verdict, changes=plan.changes.changes, unaffected=plan.unaffected,
+        usage=usage, duration_s=0.0, notes=tuple(n for n in (plan.config_note,) if n),
+        pr_number=options.pr_number, run_url=options.run_url, diff_url=options.diff_url,
+        shard=f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
+    )
+
+
+def _planned_calls(suites: Sequence[PreparedSuite], slots: Sequence[object]) -> int:
+    """Answers + metric judge calls + pairwise judge calls (both orders), before cache hits."""
+    from promptreview.metrics import registry
+
+    total = sum(1 for s in slots if s.request is not None)  # type: ignore[attr-defined]
+    for p in suites:
+        samples = p.plan.suite.samples
+        per_answer = sum(registry.get(m.kind).judge_calls for m in p.metrics)
+        for v in p.versions():
+            for pc in v.cases:
+                case_calls = per_answer + sum(registry.get(m.kind).judge_calls for m in pc.case.metrics)
+                total += case_calls * samples
+        if p.base is not None and p.head is not None and p.plan.suite.compare:
+            total += 2 * len(p.cases) * samples
+    return total
+
+
+async def _compare(p: PreparedSuite, scored: dict[str, tuple[CaseResult, ...]], complete: object,
+                   delimiter: str) -> list[CaseComparison]:
+    base_results = scored.get("base")
+    head_results = scored.get("head")
+    suite = p.plan.suite
+
+    async def one(ci: int) -> CaseComparison:
+        case = p.cases[ci]
+        b = base_results[ci] if base_results else None
+        h = head_results[ci] if head_results else None
+        pairwise: list[PairwiseResult] = []
+        if b is not None and h is not None and suite.compare:
+            jobs = []
+            for bs, hs in zip(b.samples, h.samples, strict=True):
+                if bs.answer.ok and hs.answer.ok:
+                    jobs.append(judge_pair(complete, suite.judge, hs.answer.messages, case.expected,  # type: ignore[arg-type]
+                                           suite.compare_criteria, bs.answer.text or "", hs.answer.text or "",
+                                           delimiter, bs.answer.sample))
+            pairwise = list(await asyncio.gather(*jobs))
+        bv, hv = case_values(b), case_values(h)
+        pw = CaseComparison(case.id, b, h, tuple(pairwise)).pairwise_score
+        change, moved = classify(bv, hv, pw, h is not None and h.errored, b is not None and b.errored)
+        loc = case.location
+        return CaseComparison(case.id, b, h, tuple(pairwise), change, moved,
+                              loc.file if loc else None, loc.line if loc else None, case.must_pass)
+
+    out = list(await asyncio.gather(*(one(ci) for ci in range(len(p.cases)))))
+    return out
+
+
+def _errored_suite(p: PreparedSuite) -> SuiteResult:
+    from promptreview.review_result import PairwiseSummary
+
+    sp = p.plan
+    return SuiteResult(
+        name=p.name, status=sp.status, reasons=sp.reasons, base_prompt=sp.base_prompt, head_prompt=sp.head_prompt,
+        prompt_format="unknown", model_base=None, model_head=None, cases_total=0, cases=(), metrics=(),
+        pairwise=PairwiseSummary(), verdict=None,  # type: ignore[arg-type]  # filled in after decide()
+        notes=p.notes, definition_changes=sp.definition_changes, error=p.error,
+    )
+
+
+def _suite_result(p: PreparedSuite, comparisons: list[CaseComparison], summaries: tuple[object, ...],
+                  pairwise: object) -> SuiteResult:
+    sp = p.plan
+    notes = list(p.notes)
+    if sp.definition_changes:
+        notes.insert(0, "this change edits the suite's definition (" + "; ".join(sp.definition_changes)
+                     + "); the base revision's definition was used")
+    errors_by_kind: dict[str, int] = {}
+    errs = {"base": 0, "head": 0}
+    for c in comparisons:
+        for side, res in (("base", c.base), ("head", c.head)):
+            if res is None:
+                continue
+            for s in res.samples:
+                if not s.answer.ok:
+                    errs[side] += 1
+                    kind = f"{side}:{s.answer.error_kind or 'other'}"
+                    errors_by_kind[kind] = errors_by_kind.get(kind, 0) + 1
+    fmt = (p.head or p.base).prompt.format  # type: ignore[union-attr]
+    return SuiteResult(
+        name=p.name, status=sp.status, reasons=sp.reasons, base_prompt=sp.base_prompt, head_prompt=sp.head_prompt,
+        prompt_format=fmt, model_base=p.base.model if p.base else None, model_head=p.head.model if p.head else None,
+        cases_total=len(comparisons), cases=tuple(comparisons), metrics=summaries,  # type: ignore[arg-type]
+        pairwise=pairwise, verdict=None,  # type: ignore[arg-type]
+        errors_base=errs["base"], errors_head=errs["head"], errors_by_kind=errors_by_kind, notes=tuple(notes),
+        definition_changes=sp.definition_changes,
+    )
+

@@ -1,0 +1,99 @@
+"""The complete outcome of one review: what the report renders and the JSON artifact holds.
+
+Built by ``review.py`` from the plan, the runs, the scores, the comparison and the verdict. The
+report stage only reads it, so every output format (PR comment, check run, step summary, HTML,
+JSON) tells the same story.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptreview.changes import Change
+from promptreview.models.types import CallStats
+from promptreview.plan import SuiteStatus
+from promptreview.results import CaseComparison
+from promptreview.verdict import ReviewVerdict, SuiteVerdict
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """One metric over a suite, for both sides. Rates over cases that have an answer."""
+
+    name: str
+    kind: str  # binary | graded | grade5 | signal | pairwise
+    gate: bool
+    n: int  # paired cases with a value on both sides (head-only suites: head cases)
+    base_rate: float | None  # pass rate (binary) or mean score (graded), None when base not run
+    head_rate: float | None
+    base_mean_grade: float | None = None
+    head_mean_grade: float | None = None
+    errors: int = 0
+    label_counts: dict[str, dict[str, int]] | None = None  # label -> {"base": correct, "head": correct, "total": n}
+
+
+@dataclass(frozen=True)
+class PairwiseSummary:
+    wins: int = 0  # head better
+    ties: int = 0
+    losses: int = 0  # base better
+    judged: int = 0
+    identical: int = 0  # answers identical: tie with no judge call
+    consistency: float | None = None  # share of judged cases whose two orders agreed
+    unparseable: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    name: str
+    status: SuiteStatus
+    reasons: tuple[str, ...]
+    base_prompt: str | None
+    head_prompt: str | None
+    prompt_format: str
+    model_base: str | None
+    model_head: str | None
+    cases_total: int
+    cases: tuple[CaseComparison, ...]
+    metrics: tuple[MetricSummary, ...]
+    pairwise: PairwiseSummary
+    verdict: SuiteVerdict
+    errors_base: int = 0
+    errors_head: int = 0
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # plain sentences: "the PR changes this suite's gate; base's gate used"
+    definition_changes: tuple[str, ...] = ()
+    error: str | None = None  # the suite could not run at all (broken prompt file...)
+
+
+@dataclass(frozen=True)
+class Usage:
+    base: CallStats
+    head: CallStats
+    judge: CallStats
+    planned_calls: int = 0
+    cache_hits: int = 0
+    priced: bool = True
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    repo: str | None  # owner/name when known
+    base_label: str
+    base_sha: str | None
+    head_label: str
+    head_sha: str | None
+    config_path: str | None
+    config_rev: str | None  # the revision whose config (gates, judge prompts) was used
+    suites: tuple[SuiteResult, ...]
+    verdict: ReviewVerdict
+    changes: tuple[Change, ...]
+    unaffected: tuple[str, ...]
+    usage: Usage
+    duration_s: float
+    notes: tuple[str, ...] = ()
+    pr_number: int | None = None
+    run_url: str | None = None
+    diff_url: str | None = None  # link to the PR's files view / compare view
+    shard: str | None = None  # "i/n" when this is one shard's partial result

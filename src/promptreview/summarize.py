@@ -1,0 +1,257 @@
+"""From per-case results to paired evidence, metric summaries and case-level changes.
+
+Used by ``review`` after a run and by ``merge`` after combining shards, so a merged report is
+computed exactly like a single-job one: the case is the unit, samples are averaged within a case,
+errored answers and metric errors are left out of the pairing (never counted as failures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from promptreview.results import CaseChange, CaseComparison, CaseResult, MetricResult
+from promptreview.review_result import MetricSummary, PairwiseSummary
+from promptreview.suite import GateSpec
+from promptreview.verdict import PairedMetric, SuiteEvidence
+
+PASS_RATE = "pass rate"
+PAIRWISE = "which is better"
+
+
+@dataclass(frozen=True)
+class CaseValues:
+    """Per-case averages of every metric on one side (None where no value could be computed)."""
+
+    metrics: dict[str, float]
+    kinds: dict[str, str]
+    gates: dict[str, bool]
+    passed: float | None  # share of samples where every gated metric passed
+
+
+def case_values(result: CaseResult | None) -> CaseValues | None:
+    if result is None:
+        return None
+    sums: dict[str, list[float]] = {}
+    kinds: dict[str, str] = {}
+    gates: dict[str, bool] = {}
+    passes: list[float] = []
+    for sample in result.samples:
+        if not sample.answer.ok:
+            continue
+        ok_sample = True
+        all_pass = True
+        for m in sample.metrics:
+            if m.skipped is not None:
+                continue
+            kinds[m.metric] = _kind(m)
+            gates[m.metric] = m.gate
+            if m.error is not None:
+                if m.gate:
+                    ok_sample = False
+                continue
+            sums.setdefault(m.metric, []).append(_value(m))
+            if m.gate and m.kind != "signal" and not m.passed:
+                all_pass = False
+        if ok_sample:
+            passes.append(1.0 if all_pass else 0.0)
+    return CaseValues(
+        {k: sum(v) / len(v) for k, v in sums.items()}, kinds, gates,
+        sum(passes) / len(passes) if passes else None,
+    )
+
+
+def _kind(m: MetricResult) -> str:
+    if m.grade is not None:
+        return "grade5"
+    return m.kind
+
+
+def _value(m: MetricResult) -> float:
+    if m.grade is not None:
+        return float(m.grade)
+    if m.kind == "binary":
+        return 1.0 if m.passed else 0.0
+    return float(m.score)
+
+
+def classify(comparison_base: CaseValues | None, comparison_head: CaseValues | None,
+             pairwise: float | None, head_errored: bool, base_errored: bool) -> tuple[CaseChange, tuple[str, ...]]:
+    """Is this case a regression, an improvement, the same, an error, or new?"""
+    if comparison_base is None:
+        return "new", ()
+    if comparison_head is None:
+        return "removed", ()
+    if head_errored or base_errored:
+        return "error", ()
+    moved: list[tuple[float, str]] = []
+    for name, hv in comparison_head.metrics.items():
+        bv = comparison_base.metrics.get(name)
+        if bv is None or comparison_head.kinds.get(name) == "signal":
+            continue
+        scale = 4.0 if comparison_head.kinds.get(name) == "grade5" else 1.0
+        delta = (hv - bv) / scale
+        if abs(delta) > 1e-9:
+            moved.append((delta, name))
+    moved.sort()
+    bp, hp = comparison_base.passed, comparison_head.passed
+    pass_delta = (hp - bp) if hp is not None and bp is not None else 0.0
+    score = pass_delta * 2 + (pairwise or 0.0) + sum(d for d, _ in moved) * 0.1
+    names = tuple(n for _, n in moved)
+    if pass_delta < 0 or (pass_delta == 0 and score < 0 and (pairwise or 0) < 0):
+        return "regressed", names
+    if pass_delta > 0 or (pass_delta == 0 and score > 0 and (pairwise or 0) > 0):
+        return "improved", tuple(reversed(names))
+    return "same", names
+
+
+def severity(c: CaseComparison) -> float:
+    """Sort key: worst regression first."""
+    return (c.pairwise_score or 0.0) + (-2.0 if c.change == "regressed" else 0.0) + (
+        2.0 if c.change == "improved" else 0.0)
+
+
+def summarize(
+    suite: str,
+    cases: Sequence[CaseComparison],
+    gate: GateSpec,
+    head_only: bool,
+    compare_enabled: bool,
+    min_pass_rate_default: float | None = None,
+) -> tuple[tuple[MetricSummary, ...], PairwiseSummary, SuiteEvidence]:
+    base_vals = [case_values(c.base) for c in cases]
+    head_vals = [case_values(c.head) for c in cases]
+    names: dict[str, tuple[str, bool]] = {}
+    for vals in (*base_vals, *head_vals):
+        if vals is None:
+            continue
+        for name, kind in vals.kinds.items():
+            names.setdefault(name, (kind, vals.gates.get(name, True)))
+    summaries: list[MetricSummary] = []
+    paired: list[PairedMetric] = []
+
+    # The headline: share of cases where every gated metric passed.
+    b_pass = [v.passed if v else None for v in base_vals]
+    h_pass = [v.passed if v else None for v in head_vals]
+    summaries.append(_summary(PASS_RATE, "binary", True, b_pass, h_pass, head_only))
+    paired.append(_paired(PASS_RATE, "binary", True, b_pass, h_pass, gate.margin))
+    for name, (kind, gated) in names.items():
+        b = [v.metrics.get(name) if v else None for v in base_vals]
+        h = [v.metrics.get(name) if v else None for v in head_vals]
+        errors = sum(1 for c in cases for side in (c.base, c.head) if side for s in side.samples
+                     for m in s.metrics if m.metric == name and m.error)
+        summaries.append(_summary(name, kind, gated and kind != "signal", b, h, head_only, errors,
+                                  _labels(cases, name)))
+        if kind != "signal" and len([m for m in names.values() if m[0] != "signal"]) > 1:
+            paired.append(_paired(name, kind, gated, b, h, gate.margin))
+
+    pw = _pairwise_summary(cases)
+    if compare_enabled and not head_only:
+        outcomes = [c.pairwise_score for c in cases if c.pairwise_score is not None]
+        paired.append(PairedMetric(PAIRWISE, "pairwise", tuple(0.0 for _ in outcomes), tuple(outcomes),
+                                   gate=True, margin=None))
+    n_total = len(cases)
+    n_errors = sum(1 for c in cases if c.change == "error")
+    must_fail = tuple(c.case_id for c, hv in zip(cases, head_vals, strict=True)
+                      if c.must_pass and hv is not None and hv.passed is not None and hv.passed < 1.0)
+    head_rate = _rate(h_pass)
+    evidence = SuiteEvidence(
+        suite=suite,
+        metrics=tuple(paired) if not head_only else (),
+        n_total=n_total,
+        n_errors=n_errors,
+        must_pass_failures=must_fail,
+        head_only=head_only,
+        head_pass_rate=head_rate,
+        min_pass_rate=gate.min_pass_rate if gate.min_pass_rate is not None else min_pass_rate_default,
+        max_error_rate=gate.max_error_rate,
+        on_inconclusive=gate.on_inconclusive,
+        default_margin=gate.margin,
+    )
+    return tuple(summaries), pw, evidence
+
+
+def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None],
+            margin: float | None) -> PairedMetric:
+    pairs = [(x, y) for x, y in zip(b, h, strict=True) if x is not None and y is not None]
+    return PairedMetric(name, kind, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs),  # type: ignore[arg-type]
+                        gate=gated, margin=margin)
+
+
+def _rate(values: list[float | None]) -> float | None:
+    got = [v for v in values if v is not None]
+    return sum(got) / len(got) if got else None
+
+
+def _summary(name: str, kind: str, gate: bool, b: list[float | None], h: list[float | None], head_only: bool,
+             errors: int = 0, labels: dict[str, dict[str, int]] | None = None) -> MetricSummary:
+    if head_only:
+        n = sum(1 for y in h if y is not None)
+        return MetricSummary(name, kind, gate, n, None, _rate(h), errors=errors, label_counts=labels)
+    pairs = [(x, y) for x, y in zip(b, h, strict=True) if x is not None and y is not None]
+    base_rate = sum(p[0] for p in pairs) / len(pairs) if pairs else None
+    head_rate = sum(p[1] for p in pairs) / len(pairs) if pairs else None
+    if kind == "grade5":
+        return MetricSummary(name, kind, gate, len(pairs),
+                             None if base_rate is None else (base_rate - 1) / 4,
+                             None if head_rate is None else (head_rate - 1) / 4,
+                             base_rate, head_rate, errors, labels)
+    return MetricSummary(name, kind, gate, len(pairs), base_rate, head_rate, errors=errors, label_counts=labels)
+
+
+def _labels(cases: Sequence[CaseComparison], metric: str) -> dict[str, dict[str, int]] | None:
+    """Per-label accuracy counts for classification suites (label metric only)."""
+    counts: dict[str, dict[str, int]] = {}
+    seen = False
+    for c in cases:
+        for side_name, side in (("base", c.base), ("head", c.head)):
+            if side is None:
+                continue
+            for s in side.samples:
+                for m in s.metrics:
+                    if m.metric != metric or (m.label is None and m.kind != "binary"):
+                        continue
+                    if m.label is None:
+                        continue
+                    seen = True
+                    expected = _expected_label(m)
+                    row = counts.setdefault(expected, {"base": 0, "head": 0, "total": 0})
+                    if side_name == "head":
+                        row["total"] += 1
+                    if m.passed:
+                        row[side_name] += 1
+    return counts if seen else None
+
+
+def _expected_label(m: MetricResult) -> str:
+    # The label metric's reason starts with the expected label ("expected X, got Y").
+    reason = m.reason or ""
+    if reason.startswith("expected "):
+        return reason[len("expected "):].split(",", 1)[0].strip().strip("'\"`")
+    return m.label or "?"
+
+
+def _pairwise_summary(cases: Sequence[CaseComparison]) -> PairwiseSummary:
+    wins = ties = losses = judged = identical = unparseable = errors = consistent = 0
+    for c in cases:
+        if not c.pairwise:
+            continue
+        score = c.pairwise_score
+        if score is None:
+            errors += 1
+            continue
+        if all(p.identical for p in c.pairwise):
+            identical += 1
+        else:
+            judged += 1
+            consistent += sum(1 for p in c.pairwise if p.consistent and not p.identical) / max(
+                1, sum(1 for p in c.pairwise if not p.identical))
+        unparseable += sum(1 for p in c.pairwise if p.unparseable)
+        if score > 0:
+            wins += 1
+        elif score < 0:
+            losses += 1
+        else:
+            ties += 1
+    return PairwiseSummary(wins, ties, losses, judged, identical,
+                           consistent / judged if judged else None, unparseable, errors)
