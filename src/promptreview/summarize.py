@@ -134,7 +134,7 @@ def summarize(
     b_pass = [v.passed if v else None for v in base_vals]
     h_pass = [v.passed if v else None for v in head_vals]
     summaries.append(_summary(PASS_RATE, "binary", True, b_pass, h_pass, head_only))
-    paired.append(_paired(PASS_RATE, "binary", True, b_pass, h_pass, gate.margin))
+    paired.append(_paired(PASS_RATE, "binary", True, b_pass, h_pass))
     for name, (kind, gated) in names.items():
         b = [v.metrics.get(name) if v else None for v in base_vals]
         h = [v.metrics.get(name) if v else None for v in head_vals]
@@ -143,7 +143,7 @@ def summarize(
         summaries.append(_summary(name, kind, gated and kind != "signal", b, h, head_only, errors,
                                   _labels(cases, name)))
         if kind != "signal" and len([m for m in names.values() if m[0] != "signal"]) > 1:
-            paired.append(_paired(name, kind, gated, b, h, gate.margin))
+            paired.append(_paired(name, kind, gated, b, h))
 
     pw = _pairwise_summary(cases)
     if compare_enabled and not head_only:
@@ -171,11 +171,11 @@ def summarize(
     return tuple(summaries), pw, evidence
 
 
-def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None],
-            margin: float | None) -> PairedMetric:
+def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None]) -> PairedMetric:
+    """Per-metric margins stay None: the verdict scales the suite's margin to each metric's units."""
     pairs = [(x, y) for x, y in zip(b, h, strict=True) if x is not None and y is not None]
     return PairedMetric(name, kind, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs),  # type: ignore[arg-type]
-                        gate=gated, margin=margin)
+                        gate=gated)
 
 
 def _rate(values: list[float | None]) -> float | None:

@@ -1,0 +1,418 @@
+"""verdict: the gate's behaviour on simulated A/A comparisons and regressions, and its edge cases.
+
+The simulations are the product's promise in DESIGN section 6: an A/A comparison (head identical
+in meaning to base) passes at least 95% of the time, and a clear regression fails. Run with
+``-s`` to see the observed rates.
+
+Certifying a margin takes enough precision: a 5-point margin on a pass rate needs the per-case
+noise to be small against it (about 52 cases even when no case ever changes). The A/A scenarios
+below are suites of 60-100 cases where most cases are stable, which is what prompt eval suites look
+like; smaller or noisier suites end "inconclusive" (never "fail"), which is tested separately.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from promptreview.verdict import (
+    DEFAULT_MARGINS,
+    PairedMetric,
+    ReviewVerdict,
+    SuiteEvidence,
+    SuiteVerdict,
+    decide,
+    fail_level,
+)
+
+# --------------------------------------------------------------------------------------------
+# Simulated suites
+
+
+def _sampled_rate(rng: random.Random, p: float, k: int) -> float:
+    """The share of k samples that pass when each passes with probability p."""
+    return sum(rng.random() < p for _ in range(k)) / k
+
+
+def _typical_pass_probabilities(rng: random.Random, n: int, flaky: float) -> list[float]:
+    """Per-case pass probabilities of a typical suite: most cases reliably pass (p in 0.97-1) or
+    reliably fail (p in 0-0.03), a ``flaky`` share is anywhere in 0.2-0.8."""
+    ps = []
+    for _ in range(n):
+        u = rng.random()
+        if u < flaky:
+            ps.append(rng.uniform(0.2, 0.8))
+        elif u < flaky + (1 - flaky) * 0.8:
+            ps.append(rng.uniform(0.97, 1.0))
+        else:
+            ps.append(rng.uniform(0.0, 0.03))
+    return ps
+
+
+def binary_suite(
+    rng: random.Random, n: int, k: int, ps: list[float] | None = None, drop: float = 0.0
+) -> SuiteEvidence:
+    """Pass/fail metric, k samples per case averaged; head's pass probability is ``drop`` lower."""
+    ps = ps if ps is not None else _typical_pass_probabilities(rng, n, flaky=0.05)
+    base = tuple(_sampled_rate(rng, p, k) for p in ps)
+    head = tuple(_sampled_rate(rng, max(0.0, p - drop), k) for p in ps)
+    return SuiteEvidence("s", (PairedMetric("contains", "binary", base, head),), n, 0)
+
+
+def pairwise_suite(rng: random.Random, n: int, wins: float, losses: float) -> SuiteEvidence:
+    """The judge: head wins with probability ``wins``, loses with ``losses``, else a tie."""
+    outcomes = tuple(rng.choices([1.0, -1.0, 0.0], [wins, losses, 1 - wins - losses], k=n))
+    return SuiteEvidence("s", (PairedMetric("judge", "pairwise", (), outcomes),), n, 0)
+
+
+def graded_suite(rng: random.Random, n: int, k: int, noise: float, drop: float = 0.0) -> SuiteEvidence:
+    """A [0, 1] score: per-case quality ~ Beta(5, 2), each sample off by N(0, noise), clipped."""
+    quality = [rng.betavariate(5, 2) for _ in range(n)]
+
+    def score(q: float) -> float:
+        return sum(min(1.0, max(0.0, q + rng.gauss(0, noise))) for _ in range(k)) / k
+
+    base = tuple(score(q) for q in quality)
+    head = tuple(score(q - drop) for q in quality)
+    return SuiteEvidence("s", (PairedMetric("equivalent", "graded", base, head),), n, 0)
+
+
+def grade5_suite(rng: random.Random, n: int, k: int, noise: float, drop: float = 0.0) -> SuiteEvidence:
+    """A 1-5 rubric grade: per-case true grade 3-5, each sample rounded from N(grade, noise)."""
+    truth = [rng.choice([3, 4, 4, 5, 5, 5]) for _ in range(n)]
+
+    def grade(g: float) -> float:
+        return sum(min(5, max(1, round(g + rng.gauss(0, noise)))) for _ in range(k)) / k
+
+    base = tuple(grade(g) for g in truth)
+    head = tuple(grade(g - drop) for g in truth)
+    return SuiteEvidence("s", (PairedMetric("rubric", "grade5", base, head),), n, 0)
+
+
+def verdict_rates(label: str, make: Callable[[random.Random], SuiteEvidence], runs: int) -> Counter[str]:
+    started = time.perf_counter()
+    counts = Counter(decide([make(random.Random(seed))]).verdict for seed in range(runs))
+    rates = ", ".join(f"{v} {counts[v] / runs:.3f}" for v in ("pass", "inconclusive", "fail"))
+    print(f"\n{label}: {rates} over {runs} runs ({time.perf_counter() - started:.1f}s)")
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# A/A comparisons pass; regressions fail
+
+
+AA_RUNS = 400
+
+AA_SCENARIOS: dict[str, Callable[[random.Random], SuiteEvidence]] = {
+    "binary A/A, 100 cases x 5 samples, 5% flaky": lambda rng: binary_suite(rng, 100, 5),
+    "pairwise A/A, 100 cases, 2.5% wins / 2.5% losses": lambda rng: pairwise_suite(rng, 100, 0.025, 0.025),
+    "graded A/A, 60 cases x 3 samples, noise 0.08": lambda rng: graded_suite(rng, 60, 3, 0.08),
+    "1-5 grade A/A, 60 cases x 3 samples, noise 0.4": lambda rng: grade5_suite(rng, 60, 3, 0.4),
+}
+
+
+@pytest.mark.parametrize("label", list(AA_SCENARIOS))
+def test_a_a_comparison_passes_at_least_95_percent(label: str) -> None:
+    counts = verdict_rates(label, AA_SCENARIOS[label], AA_RUNS)
+    assert counts["pass"] / AA_RUNS >= 0.95
+    # False fails stay at the 2.5% level of the "worse" test (plus simulation slack): a 5% level
+    # alone would eat the whole 5% that DESIGN allows an A/A comparison to not pass.
+    assert fail_level(0.95) == pytest.approx(0.025)
+    assert counts["fail"] / AA_RUNS <= 0.035
+
+
+REGRESSION_SCENARIOS: dict[str, tuple[Callable[[random.Random], SuiteEvidence], int]] = {
+    # Every case's pass probability drops by 0.25 (from 0.5-1.0), 60 cases x 3 samples.
+    "binary regression, pass probability -0.25, 60 cases x 3 samples": (
+        lambda rng: binary_suite(rng, 60, 3, ps=[rng.uniform(0.5, 1.0) for _ in range(60)], drop=0.25),
+        400,
+    ),
+    # Judge: base wins 45%, head 10%, ties 45% (net benefit -0.35), 60 cases.
+    "pairwise regression, net benefit -0.35, 60 cases": (
+        lambda rng: pairwise_suite(rng, 60, 0.10, 0.45),
+        400,
+    ),
+    "graded regression, score -0.10, 60 cases x 3 samples": (
+        lambda rng: graded_suite(rng, 60, 3, 0.08, 0.1),
+        200,
+    ),
+    "1-5 grade regression, grade -0.5, 60 cases x 3 samples": (
+        lambda rng: grade5_suite(rng, 60, 3, 0.4, 0.5),
+        100,
+    ),
+}
+
+
+@pytest.mark.parametrize("label", list(REGRESSION_SCENARIOS))
+def test_clear_regression_fails_at_least_90_percent(label: str) -> None:
+    make, runs = REGRESSION_SCENARIOS[label]
+    counts = verdict_rates(label, make, runs)
+    assert counts["fail"] / runs >= 0.90
+    assert counts["pass"] == 0
+
+
+SMALL_N = 8
+SMALL_SCENARIOS: dict[str, Callable[[random.Random], SuiteEvidence]] = {
+    # Worst case for small samples: every case is a coin with its own bias.
+    "binary A/A, 8 cases, p ~ U(0, 1)": lambda rng: binary_suite(
+        rng, SMALL_N, 1, ps=[rng.random() for _ in range(SMALL_N)]
+    ),
+    "pairwise A/A, 8 cases, 25% wins / 25% losses": lambda rng: pairwise_suite(rng, SMALL_N, 0.25, 0.25),
+    "graded A/A, 8 cases, noise 0.2": lambda rng: graded_suite(rng, SMALL_N, 1, 0.2),
+    "1-5 grade A/A, 8 cases, noise 0.8": lambda rng: grade5_suite(rng, SMALL_N, 1, 0.8),
+}
+
+
+@pytest.mark.parametrize("label", list(SMALL_SCENARIOS))
+def test_small_a_a_comparison_does_not_fail(label: str) -> None:
+    counts = verdict_rates(label, SMALL_SCENARIOS[label], AA_RUNS)
+    assert (counts["pass"] + counts["inconclusive"]) / AA_RUNS >= 0.95
+
+
+# --------------------------------------------------------------------------------------------
+# Edge cases
+
+
+def suite(
+    *metrics: PairedMetric, n_total: int | None = None, n_errors: int = 0, **gate: object
+) -> SuiteEvidence:
+    n = n_total if n_total is not None else max((m.n for m in metrics), default=0) + n_errors
+    return SuiteEvidence("s", metrics, n, n_errors, **gate)  # type: ignore[arg-type]
+
+
+def same_binary(n: int, name: str = "contains") -> PairedMetric:
+    values = tuple(float(i % 4 != 0) for i in range(n))
+    return PairedMetric(name, "binary", values, values)
+
+
+def lost_binary(n: int, lost: int, gained: int = 0, name: str = "contains") -> PairedMetric:
+    """n cases: ``lost`` pass on base only, ``gained`` on head only, the rest pass on both."""
+    base = (1.0,) * lost + (0.0,) * gained + (1.0,) * (n - lost - gained)
+    head = (0.0,) * lost + (1.0,) * gained + (1.0,) * (n - lost - gained)
+    return PairedMetric(name, "binary", base, head)
+
+
+def assert_sentence(text: str) -> None:
+    assert text[:1].isupper() or text[:1] == "`", text
+    assert text.endswith("."), text
+
+
+def only(review: ReviewVerdict) -> SuiteVerdict:
+    assert len(review.suites) == 1
+    return review.suites[0]
+
+
+def test_identical_vectors_pass_once_there_are_enough_cases() -> None:
+    # 60 cases, none changed: Tango lower bound -z^2/(60 + z^2) = -0.043 clears -0.05.
+    review = decide([suite(same_binary(60))])
+    assert (review.verdict, review.conclusion) == ("pass", "success")
+    assert review.suites[0].metrics[0].status == "same"
+    assert "-4.3 pts" in review.suites[0].reason and "-5 pts" in review.suites[0].reason
+    assert_sentence(review.reason)
+    assert_sentence(review.suites[0].reason)
+
+    # 40 cases, none changed: -0.063, so the gate cannot certify 5 points yet; 52 cases would.
+    small = decide([suite(same_binary(40))]).suites[0]
+    assert (small.verdict, small.conclusion) == ("inconclusive", "neutral")
+    assert small.certifiable_margin == pytest.approx(0.0634, abs=1e-4)
+    assert small.cases_needed == 52
+    assert "certify a margin of 6.3 pts, the gate asks 5 pts; about 52 cases would do" in small.reason
+
+
+def test_all_ties_from_the_judge_pass() -> None:
+    review = decide([suite(PairedMetric.pairwise("judge", wins=0, ties=60, losses=0))])
+    assert review.verdict == "pass"
+    metric = review.suites[0].metrics[0]
+    assert (metric.bound.estimate, metric.margin, metric.status) == (0.0, 0.10, "same")
+
+
+def test_clear_regression_reason_names_metric_size_and_bound() -> None:
+    review = decide([suite(lost_binary(60, lost=14, gained=1), same_binary(60, "is-json"))])
+    result = only(review)
+    assert review.verdict == "fail" and review.conclusion == "failure"
+    assert result.verdict == "fail"
+    reason = result.reason
+    print(f"\nfail reason: {reason}")
+    assert reason.startswith("Head's pass rate on `contains` is lower by 22 pts (95% bound -")
+    assert "significant after Holm adjustment across 2 gated metrics" in reason
+    assert review.reason.startswith("`s` fails: head's pass rate on `contains`")
+
+
+def test_improvement_passes_and_says_so() -> None:
+    review = decide([suite(lost_binary(60, lost=0, gained=12))])
+    assert review.verdict == "pass"
+    assert review.suites[0].metrics[0].status == "better"
+    assert "head is better on `contains` (+20 pts" in review.reason
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_too_few_cases_is_inconclusive_never_fail(n: int) -> None:
+    metric = lost_binary(n, lost=n)  # every case got worse, but there are too few to tell
+    review = decide([suite(metric, n_total=max(n, 1))])
+    result = review.suites[0]
+    assert result.verdict == "inconclusive"
+    assert result.metrics[0].status == "unclear"
+    assert f"only {n} case" in result.reason and "at least 5" in result.reason
+
+
+def test_all_errors_is_an_error_verdict() -> None:
+    review = decide([suite(n_total=12, n_errors=12)])
+    assert (review.verdict, review.conclusion) == ("error", "neutral")
+    assert "all 12 cases errored" in review.reason
+    assert decide([suite(n_total=0)]).verdict == "error"
+    assert decide([]).verdict == "error"
+
+
+def test_too_many_errors_is_inconclusive_even_when_head_looks_worse() -> None:
+    worse = lost_binary(40, lost=20)
+    review = decide([suite(worse, n_errors=11)])  # 11 of 51 = 21.6% > 20%
+    result = review.suites[0]
+    assert (result.verdict, result.conclusion) == ("inconclusive", "neutral")
+    assert "11 of 51 cases errored (21.6%, above the 20% limit)" in result.reason
+    # Not part of the Holm family: its p-value is reported raw.
+    assert result.metrics[0].adjusted_p == result.metrics[0].bound.p_worse
+
+    at_limit = decide([suite(worse, n_errors=10)])  # exactly 20%: evaluated as usual
+    assert at_limit.verdict == "fail"
+    assert decide([suite(worse, n_errors=11, max_error_rate=0.5)]).verdict == "fail"
+
+
+def test_must_pass_failure_fails_the_suite() -> None:
+    review = decide([suite(same_binary(60), must_pass_failures=("refund-policy",))])
+    assert (review.verdict, review.conclusion) == ("fail", "failure")
+    assert "must-pass case `refund-policy` fails on head" in review.reason
+    many = decide([suite(same_binary(60), must_pass_failures=("a", "b", "c", "d", "e"))])
+    assert "5 must-pass cases fail on head: `a`, `b`, `c` and 2 more" in many.reason
+    # A case that ran and failed is not an error: it fails the suite even when errors are many.
+    noisy = decide([suite(same_binary(30), n_errors=30, must_pass_failures=("a",))])
+    assert noisy.verdict == "fail"
+
+
+def test_head_only_suite_is_judged_by_floors_only() -> None:
+    # The metric would be a glaring regression if it were paired; a new prompt has no pairing.
+    glaring = PairedMetric("contains", "binary", (1.0,) * 30, (0.0,) * 30)
+    new = decide([suite(glaring, head_only=True)]).suites[0]
+    assert (new.verdict, new.conclusion) == ("pass", "success")
+    assert "new prompt: no base to compare" in new.reason.lower()
+    assert new.metrics == ()
+
+    met = decide([suite(n_total=20, head_only=True, head_pass_rate=0.95, min_pass_rate=0.9)]).suites[0]
+    assert met.verdict == "pass" and "95% meets the 90% floor" in met.reason
+    missed = decide([suite(n_total=20, head_only=True, head_pass_rate=0.8, min_pass_rate=0.9)]).suites[0]
+    assert missed.verdict == "fail" and "80%, below the suite's 90% floor" in missed.reason
+    unknown = decide([suite(n_total=20, head_only=True, min_pass_rate=0.9)]).suites[0]
+    assert unknown.verdict == "inconclusive"
+
+
+def test_min_pass_rate_floor_on_a_paired_suite() -> None:
+    assert decide([suite(same_binary(60), head_pass_rate=0.75, min_pass_rate=0.8)]).verdict == "fail"
+    assert decide([suite(same_binary(60), head_pass_rate=0.85, min_pass_rate=0.8)]).verdict == "pass"
+
+
+def test_holm_across_suites_changes_a_borderline_decision() -> None:
+    # 12 lost vs 3 gained of 60: McNemar p = Phi(-9/sqrt(15)) = 0.0101, exact sign test
+    # P(Bin(15, 1/2) >= 12) = 576/32768 = 0.0176: alone that is below the 0.025 fail level.
+    borderline = lost_binary(60, lost=12, gained=3)
+    alone = decide([SuiteEvidence("a", (borderline,), 60, 0)])
+    assert alone.verdict == "fail"
+    assert alone.suites[0].metrics[0].adjusted_p == pytest.approx(576 / 32768)
+
+    # Two such suites are one family: Holm doubles the smaller p to 0.035 > 0.025, so neither fails.
+    both = decide([SuiteEvidence("a", (borderline,), 60, 0), SuiteEvidence("b", (borderline,), 60, 0)])
+    assert [s.verdict for s in both.suites] == ["inconclusive", "inconclusive"]
+    assert both.suites[0].metrics[0].adjusted_p == pytest.approx(2 * 576 / 32768)
+    assert both.verdict == "inconclusive"
+    assert both.reason.startswith("Of 2 suites, 2 are not settled; `a`:")
+
+
+def test_reported_only_metric_never_fails_the_suite() -> None:
+    signal = lost_binary(60, lost=30)
+    signal = PairedMetric(signal.name, signal.kind, signal.base, signal.head, gate=False)
+    review = decide([suite(same_binary(60, "is-json"), signal)])
+    assert review.verdict == "pass"
+    assert review.suites[0].metrics[1].status == "worse"  # reported, not gated
+
+
+def test_on_inconclusive_maps_the_check_conclusion() -> None:
+    for setting, conclusion in (("neutral", "neutral"), ("fail", "failure"), ("pass", "success")):
+        review = decide([suite(same_binary(40), on_inconclusive=setting)])
+        assert (review.verdict, review.conclusion) == ("inconclusive", conclusion)
+    with pytest.raises(ValueError):
+        suite(same_binary(40), on_inconclusive="maybe")
+
+
+def test_overall_verdict_combines_suites() -> None:
+    passing = SuiteEvidence("p", (same_binary(60),), 60, 0)
+    unsure = SuiteEvidence("u", (same_binary(40),), 40, 0, on_inconclusive="pass")
+    failing = SuiteEvidence("f", (lost_binary(60, lost=20),), 60, 0)
+    errored = SuiteEvidence("e", (), 5, 5)
+
+    assert decide([passing, passing]).verdict == "pass"
+    review = decide([passing, unsure])
+    assert (review.verdict, review.conclusion) == ("inconclusive", "success")  # unsure maps to pass
+    review = decide([passing, unsure, failing])
+    assert (review.verdict, review.conclusion) == ("fail", "failure")
+    assert review.reason.startswith("Of 3 suites, 1 fails; `f`:")
+    review = decide([passing, errored])
+    assert (review.verdict, review.conclusion) == ("inconclusive", "neutral")
+    assert decide([errored, errored]).verdict == "error"
+    for r in (review, decide([passing, passing]), decide([errored])):
+        assert_sentence(r.reason)
+
+
+def test_margins_per_kind_and_from_the_gate() -> None:
+    metrics = (
+        same_binary(60),
+        PairedMetric("equivalent", "graded", (0.5,) * 60, (0.5,) * 60),
+        PairedMetric("rubric", "grade5", (4.0,) * 60, (4.0,) * 60),
+        PairedMetric.pairwise("judge", 0, 60, 0),
+    )
+    defaults = decide([suite(*metrics)]).suites[0]
+    assert [m.margin for m in defaults.metrics] == [0.05, 0.05, 0.25, 0.10]
+    assert DEFAULT_MARGINS == {"binary": 0.05, "graded": 0.05, "pairwise": 0.10, "grade5": 0.25}
+
+    gate = decide([suite(*metrics, default_margin=0.02)]).suites[0]
+    assert [m.margin for m in gate.metrics] == pytest.approx([0.02, 0.02, 0.08, 0.02])  # grade: x4
+
+    own = PairedMetric("contains", "binary", metrics[0].base, metrics[0].head, margin=0.2)
+    assert decide([suite(own, default_margin=0.02)]).suites[0].metrics[0].margin == 0.2
+
+
+def test_grade_reason_uses_grade_points() -> None:
+    base = (4.0,) * 60
+    head = (3.0,) * 30 + (4.0,) * 30
+    review = decide([suite(PairedMetric("rubric", "grade5", base, head))])
+    assert review.verdict == "fail"
+    assert "mean grade on `rubric` is lower by 0.50 grade points" in review.reason
+
+
+def test_sample_averaged_judge_outcomes() -> None:
+    # k = 2 judged samples per case: outcomes are means of +1/0/-1, e.g. 0.5.
+    outcomes = (0.5,) * 4 + (-0.5,) * 4 + (0.0,) * 52
+    review = decide([suite(PairedMetric("judge", "pairwise", (), outcomes))])
+    metric = review.suites[0].metrics[0]
+    assert metric.bound.estimate == 0.0
+    assert "Rao-Scott" in metric.bound.method
+    assert review.verdict == "pass"
+
+
+def test_paired_metric_validation() -> None:
+    # Pairwise outcomes live in head; base may be empty or zeros (how summarize builds it).
+    assert PairedMetric("judge", "pairwise", (0.0, 0.0), (1.0, -1.0)).n == 2
+    with pytest.raises(ValueError):
+        PairedMetric("judge", "pairwise", (1.0, 0.0), (1.0, -1.0))
+    with pytest.raises(ValueError):
+        PairedMetric("judge", "pairwise", (), (2.0,))
+    with pytest.raises(ValueError):
+        PairedMetric("contains", "binary", (1.0,), (1.0, 0.0))
+    with pytest.raises(ValueError):
+        PairedMetric("contains", "accuracy", (1.0,), (1.0,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        PairedMetric("contains", "binary", (1.0,), (1.0,), margin=0)
+    with pytest.raises(ValueError):
+        SuiteEvidence("s", (), 3, 4)
+    assert PairedMetric.pairwise("judge", 2, 1, 3).head == (1.0, 1.0, 0.0, -1.0, -1.0, -1.0)
