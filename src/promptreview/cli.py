@@ -8,6 +8,7 @@ an exit code, never a traceback (set PROMPTREVIEW_DEBUG=1 to see one).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -191,7 +192,7 @@ def _emit(result: object, args: argparse.Namespace, mode: str) -> int:
     from promptreview import report
 
     if getattr(args, "json", None):
-        _write(args.json, report.dumps_json(result))  # type: ignore[arg-type]
+        _write(args.json, json.dumps(report.to_json(result), ensure_ascii=False, indent=2))  # type: ignore[arg-type]
     if getattr(args, "markdown", None):
         _write(args.markdown, report.render_comment(result))  # type: ignore[arg-type]
     if getattr(args, "html", None):

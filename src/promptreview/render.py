@@ -5,11 +5,13 @@ repository, leak the environment, or take the review down with it. Four layers, 
 the previous one cannot:
 
 1. **Jinja's immutable sandbox** (``ImmutableSandboxedEnvironment``): no ``_private`` or internal
-   attributes, no mutation of lists/dicts, sandboxed ``str.format``. We add: ``StrictUndefined`` (a
-   missing variable is an error naming it), a context holding only the case values (converted to
-   plain ``dict``/``list``/scalars, so no object with methods reaches a template), no attribute
-   access on classes or functions at all, and size checks on ``*`` and ``**`` so ``'a' * 10**10``
-   and ``10**10**8`` fail at once with a reason instead of exhausting memory or CPU.
+   attributes, no mutation of lists/dicts, sandboxed ``str.format``. We add: a strict undefined (a
+   missing variable is an error naming it, and cannot even be ``repr``'d into a list), a context
+   holding only the case values (converted to plain ``dict``/``list``/scalars, so no object with
+   methods reaches a template), only harmless globals (``range`` capped at 100,000 items, ``dict``
+   as a function, ``namespace``, ``cycler``, ``joiner``; no ``lipsum``), no attribute access on
+   classes or functions at all, and size checks on ``*`` and ``**`` so ``'a' * 10**10``,
+   ``10 ** (10 ** 8)`` and repeated squaring fail at once with a reason.
 2. **Includes confined to the repository.** ``{% include/import/extends %}`` names are repo-relative
    POSIX paths, looked up first relative to the directory of the template that contains the
    statement, then from the repository root (so ``partials/x.j2`` in ``prompts/a.j2`` means
@@ -19,37 +21,49 @@ the previous one cannot:
    one simple rule is easier to trust, and a root-relative name always works instead.) ``read_file``
    itself must read from a git revision or otherwise not follow symlinks out of the repository.
 3. **A worker process** forked from this one (``multiprocessing`` "fork" context: no re-import, so
-   starting it costs one ``fork``) does all compiling and rendering. It runs under
+   starting it costs one ``fork``, about 10 ms) does all compiling and rendering. It runs under
    ``RLIMIT_AS`` (``max_memory`` above what it inherited), a per-render wall-clock timer
-   (``setitimer`` + ``SIGALRM`` raising inside the render, so a slow case fails only itself),
-   an output-size limit checked while the output streams, and Python's recursion limit (recursive
-   includes and macros end in ``RecursionError``, reported as such).
-4. **A watchdog in the parent.** Results stream back one per job; if none arrives within the
-   render timeout plus a grace period (a C-level operation the timer cannot interrupt, a deadlock)
-   or the worker dies (segfault, the kernel's OOM killer), the parent kills it, fails only the job
-   that was in flight, starts a fresh worker and sends it the rest of the batch.
+   (``setitimer`` + ``SIGALRM`` raising inside the render, so a slow case fails only itself), an
+   output-size limit checked while the output streams, and Python's recursion limit (recursive
+   includes and macros end in ``RecursionError``, reported as such). Compiling happens there too,
+   under the same limits, because Jinja's compiler constant-folds (``'x' | center(10**9)`` would
+   allocate a gigabyte at compile time). On start it sheds what it inherited: other file
+   descriptors are closed (a forked copy would keep the parent's connections open), ``os.environ``
+   is emptied, the parent's signal handling is dropped, and inherited objects are frozen for the
+   garbage collector (else its first full collection copies the parent's whole heap).
+4. **A watchdog in the parent.** The worker acknowledges each batch, then streams results back one
+   per job. If none arrives within the render timeout plus a grace period (a C-level operation the
+   timer cannot interrupt, a deadlock) or the worker dies (segfault, the kernel's OOM killer), the
+   parent kills it, fails only the job that was in flight, starts a fresh worker and sends it the
+   rest of the batch. A worker that dies before acknowledging a batch fails no job: the batch is
+   sent again (three attempts).
 
 The worker never calls back into the parent: before a batch is sent, the parent collects every
 template the batch's sources reference (transitively, by parsing, see :func:`referenced_templates`)
 through ``read_file`` and ships their sources with the batch. An include the parent could not
 collect (missing file, computed name) fails at render time only if it is actually reached.
 
-Limitations worth knowing: the memory limit caps the worker's *address space growth* over what it
-inherited at fork time (on Linux; where ``RLIMIT_AS`` is unsupported only the timer and watchdog
-apply); the parent still parses templates (with Jinja's parser, which executes nothing) to find
-includes, and caps their size for that. ``fork`` is POSIX-only; the worker touches only modules
-imported before the fork, so threads in the parent cannot leave it holding a lock.
+Limitations worth knowing. The worker is a *resource* boundary, not a privilege boundary: it runs
+as the same user with a copy of the parent's memory, so keeping templates from running code at all
+is the sandbox's job (layer 1). The memory limit caps the worker's address-space growth over what
+it inherited at fork time, on Linux; where ``RLIMIT_AS`` is unsupported only the timer and the
+watchdog apply. The parent still parses templates (Jinja's parser executes nothing; sources over
+``MAX_TEMPLATE_CHARS`` are refused) to find includes. ``fork`` is POSIX-only; CPython resets the
+import lock in the child and the worker builds its own Jinja environment, so a lock another parent
+thread held at fork time cannot block it (Python 3.12+ still warns about forking with threads).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import multiprocessing
 import multiprocessing.connection
 import os
 import re
 import resource
+import select
 import signal
 import threading
 import types
@@ -97,7 +111,11 @@ _ERROR_CHARS = 500
 class RenderJob:
     """One render: ``source`` is the template text; ``template_path`` is the repo path it came
     from, used as the base for relative includes and in error messages (for a chat file it is the
-    chat file's path). ``context`` holds the variables the template may see, and nothing else."""
+    chat file's path). ``context`` holds the variables the template may see, and nothing else.
+
+    Line numbers in errors count from the start of ``source``: for a snippet taken from inside a
+    file (a chat message, a metric argument) they are lines of the snippet, not of the file.
+    """
 
     key: str
     source: str
@@ -368,11 +386,15 @@ def check_template(source: str, template_path: str, read_file: Callable[[str], s
     return errors[0] if errors else None
 
 
+class _TooManyTemplates(Exception):
+    pass
+
+
 def _collect(source: str, template_path: str, read_file: Callable[[str], str | None]) -> _Collected:
     """Breadth-first walk of the include graph, reading each path at most once."""
     found: dict[str, str] = {}
-    paths: set[str] = set()
     missing: set[str] = set()
+    paths: set[str] = set()
     problems: list[str] = []
     errors: list[str] = []
     dynamic = False
@@ -381,52 +403,48 @@ def _collect(source: str, template_path: str, read_file: Callable[[str], str | N
         problems.append(message)
         errors.append(message)
 
+    def read(path: str) -> str | None:
+        if path not in found and path not in missing:
+            if len(found) >= MAX_REFERENCED_TEMPLATES:
+                raise _TooManyTemplates
+            content = read_file(path)
+            if content is None:
+                missing.add(path)
+            else:
+                found[path] = content
+        return found.get(path)
+
     queue: deque[tuple[str, str]] = deque([(source, template_path)])
     queued: set[str] = set()
-    while queue:
-        text, path = queue.popleft()
-        for name, line in _references(text, path, error):
-            where = f"{path} line {line}"
-            if name is None:
-                dynamic = True
-                problems.append(
-                    f"{where}: the template name is computed, so it cannot be followed before rendering"
-                )
-                continue
-            try:
-                candidates = _include_candidates(name, path)
-            except _RefusedPath as exc:
-                error(f"{where}: template {_show(name)} refused: {exc}")
-                continue
-            resolved = None
-            for candidate in candidates:
-                if candidate not in found and candidate not in missing:
-                    if len(found) >= MAX_REFERENCED_TEMPLATES:
-                        error(f"{where}: more than {MAX_REFERENCED_TEMPLATES} templates are referenced")
-                        return _Collected(
-                            found,
-                            TemplateRefs(
-                                paths, missing=missing, problems=problems, errors=errors, dynamic=dynamic
-                            ),
-                        )
-                    content = read_file(candidate)
-                    if content is None:
-                        missing.add(candidate)
-                    else:
-                        found[candidate] = content
-                if candidate in found:
-                    resolved = candidate
-                    break
-            if resolved is None:
-                paths.update(candidates)
-                problems.append(
-                    f"{where}: template {_show(name)} not found (looked for {', '.join(candidates)})"
-                )
-                continue
-            paths.add(resolved)
-            if resolved not in queued:
-                queued.add(resolved)
-                queue.append((found[resolved], resolved))
+    try:
+        while queue:
+            text, path = queue.popleft()
+            for name, line in _references(text, path, error):
+                where = f"{path} line {line}"
+                if name is None:
+                    dynamic = True
+                    problems.append(f"{where}: the template name is computed, so it cannot be followed")
+                    continue
+                try:
+                    candidates = _include_candidates(name, path)
+                except _RefusedPath as exc:
+                    error(f"{where}: template {_show(name)} refused: {exc}")
+                    continue
+                resolved = next((c for c in candidates if read(c) is not None), None)
+                if resolved is None:
+                    paths.update(candidates)
+                    problems.append(
+                        f"{where}: template {_show(name)} not found (looked for {', '.join(candidates)})"
+                    )
+                    continue
+                paths.add(resolved)
+                if resolved not in queued:
+                    queued.add(resolved)
+                    queue.append((found[resolved], resolved))
+    except _TooManyTemplates:
+        error(
+            f"{template_path}: more than {MAX_REFERENCED_TEMPLATES} templates are referenced; stopped there"
+        )
     refs = TemplateRefs(paths, missing=missing, problems=problems, errors=errors, dynamic=dynamic)
     return _Collected(found, refs)
 
@@ -444,21 +462,22 @@ def _references(source: str, path: str, error: Callable[[str], None]) -> list[tu
         return []
     try:
         ast = _PARSER.parse(source, path, path)
+        for node in ast.find_all((nodes.Filter, nodes.Test)):
+            is_filter = isinstance(node, nodes.Filter)
+            if node.name not in (_PARSER.filters if is_filter else _PARSER.tests):
+                error(
+                    f"{path} line {node.lineno}: no {'filter' if is_filter else 'test'} named {node.name!r}"
+                )
+        return [
+            (name, node.lineno)
+            for node in ast.find_all(_REFERENCE_NODES)
+            for name in _names_of(node.template)
+        ]
     except jinja2.TemplateSyntaxError as exc:
         error(_syntax_message(exc, path))
-        return []
     except RecursionError:
         error(f"{path}: template is nested too deeply to parse")
-        return []
-    for node in ast.find_all((nodes.Filter, nodes.Test)):
-        known = _PARSER.filters if isinstance(node, nodes.Filter) else _PARSER.tests
-        if node.name not in known:
-            kind = "filter" if isinstance(node, nodes.Filter) else "test"
-            error(f"{path} line {node.lineno}: no {kind} named {node.name!r}")
-    found: list[tuple[str | None, int]] = []
-    for node in ast.find_all(_REFERENCE_NODES):
-        found.extend((name, node.lineno) for name in _names_of(node.template))
-    return found
+    return []
 
 
 def _names_of(template: nodes.Expr) -> list[str | None]:
@@ -597,6 +616,9 @@ def _worker_main(
         signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Everything inherited is the parent's; without this the worker's first full collection
+    # walks (and so copies, page by page) the parent's whole heap: hundreds of ms in a big CLI.
+    gc.freeze()
     _limit_memory(limits.max_memory)
     _Worker(limits).serve(conn)
 
@@ -685,7 +707,8 @@ class Renderer:
 
     ``read_file(path)`` returns a repo file's text at the revision being rendered, or ``None`` when
     it does not exist; results are cached for the life of the renderer, so use one renderer per
-    revision. Not thread-safe for concurrent batches (a lock serialises them).
+    revision. An exception from ``read_file`` propagates: it is a failure of the review's own
+    plumbing, not of a template. Concurrent ``render_many`` calls are serialised by a lock.
     """
 
     def __init__(
@@ -696,6 +719,8 @@ class Renderer:
         max_output: int = 200_000,
         max_memory: int = 256 * 2**20,
     ) -> None:
+        if not (timeout_s > 0 and max_output > 0 and max_memory > 0):
+            raise ValueError("timeout_s, max_output and max_memory must be positive")
         self._read_file = read_file
         self._limits = _Limits(timeout_s=timeout_s, max_output=max_output, max_memory=max_memory)
         # Time a worker may go silent before the watchdog kills it: the render timer plus slack for
@@ -769,47 +794,70 @@ class Renderer:
     ) -> list[tuple[int, str | None, str | None]]:
         """Send the batch, stream results back; on a crash or hang fail the job in flight only."""
         results: list[tuple[int, str | None, str | None]] = []
-        start_failures = 0
-        while pending:
-            try:
-                conn = self._ensure_worker()
-                conn.send((sources, pending))
-                # Until the worker acknowledges the batch, a dead worker is not any job's fault
-                # (it may have died between batches): retry with a fresh one.
-                if not conn.poll(self._watchdog_s) or conn.recv() != _ACK:
-                    raise OSError("the renderer did not acknowledge the batch")
-            except (OSError, EOFError, ValueError) as exc:
-                self._stop_worker()
-                start_failures += 1
-                if start_failures >= 3:
-                    reason = f"the template renderer could not be started ({exc})"
-                    results.extend((index, None, f"{path}: {reason}") for index, _, path, _ in pending)
-                    break
-                continue
-            done = 0
-            while done < len(pending):
-                index, _, path, _ = pending[done]
-                failure = None
-                if not conn.poll(self._watchdog_s):
-                    failure = (
-                        f"rendering did not finish within {self._watchdog_s:g} s and was stopped"
-                        " (the renderer was restarted)"
-                    )
-                else:
-                    try:
-                        result = conn.recv()
-                    except (EOFError, OSError):
-                        failure = self._crash_reason()
-                    else:
-                        results.append(result)
-                        done += 1
-                        continue
-                self._stop_worker()
-                results.append((index, None, f"{path}: {failure}"))
-                done += 1
-                break
-            pending = pending[done:]
+        attempts = 0
+        try:
+            while pending:
+                try:
+                    conn = self._start_batch(sources, pending)
+                except (OSError, EOFError, ValueError) as exc:
+                    # Before the worker acknowledged the batch, its death is no job's fault (it
+                    # may have died between batches): retry with a fresh one.
+                    self._stop_worker()
+                    attempts += 1
+                    if attempts >= 3:
+                        reason = f"the template renderer could not be started ({exc})"
+                        results.extend((index, None, f"{path}: {reason}") for index, _, path, _ in pending)
+                        break
+                    continue
+                pending = pending[self._receive(conn, pending, results) :]
+        except BaseException:
+            # Interrupted mid-batch (Ctrl-C): the pipe still holds answers nobody will read, and
+            # the next batch must not read them as its own.
+            self._stop_worker()
+            raise
         return results
+
+    def _start_batch(
+        self, sources: dict[str, str], pending: list[tuple[int, str, str, dict[str, Any]]]
+    ) -> multiprocessing.connection.Connection:
+        conn = self._ensure_worker()
+        conn.send((sources, pending))
+        if not conn.poll(self._watchdog_s) or conn.recv() != _ACK:
+            raise OSError("the renderer did not acknowledge the batch")
+        return conn
+
+    def _receive(
+        self,
+        conn: multiprocessing.connection.Connection,
+        pending: list[tuple[int, str, str, dict[str, Any]]],
+        results: list[tuple[int, str | None, str | None]],
+    ) -> int:
+        """Collect results in order. Returns how many jobs are settled: all of them, or up to and
+        including the one in flight when the worker hung or died (then it is stopped)."""
+        # One poll object per batch: multiprocessing's own poll() builds a selector per call.
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        watchdog_ms = int(self._watchdog_s * 1000)
+        for done, (index, _, path, _) in enumerate(pending):
+            if not poller.poll(watchdog_ms):
+                failure = (
+                    f"rendering did not finish within {self._watchdog_s:g} s and was stopped"
+                    " (the renderer was restarted)"
+                )
+            else:
+                try:
+                    result = conn.recv()
+                except (EOFError, OSError):
+                    failure = self._crash_reason()
+                else:
+                    if isinstance(result, tuple) and result[0] == index:
+                        results.append(result)
+                        continue
+                    failure = "the renderer answered out of turn and was restarted"
+            self._stop_worker()
+            results.append((index, None, f"{path}: {failure}"))
+            return done + 1
+        return len(pending)
 
     def _crash_reason(self) -> str:
         process = self._process
@@ -864,7 +912,18 @@ class Renderer:
 
 
 class _ContextError(ValueError):
-    pass
+    """A context value templates cannot be given; ``path`` is filled in while unwinding."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+    def __str__(self) -> str:
+        return f"context value {''.join(self.path) or '(top level)'} {self.problem}"
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -873,33 +932,43 @@ def _plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
     Templates then see data, never objects with methods (a ``YamlMap``'s ``.line`` would even
     shadow a key named ``line``), and every job gets its own copy.
     """
-    plain = _plain(context, "context", 0)
-    if not isinstance(plain, dict):
-        raise _ContextError("the render context must be a mapping")
+    if not isinstance(context, Mapping):
+        raise _ContextError("must be a mapping")
+    plain = _plain(context, 0)
+    assert isinstance(plain, dict)
     return plain
 
 
-def _plain(value: Any, where: str, depth: int) -> Any:
-    if value is None or type(value) in (str, int, float, bool):
+def _plain(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
         return value
     if depth >= _MAX_CONTEXT_DEPTH:
-        raise _ContextError(f"{where} is nested more than {_MAX_CONTEXT_DEPTH} levels deep")
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
+        raise _ContextError(f"is nested more than {_MAX_CONTEXT_DEPTH} levels deep")
     if isinstance(value, Mapping):
         result: dict[Any, Any] = {}
         for key, item in value.items():
-            if key is not None and not isinstance(key, (str, int, float, bool)):
-                raise _ContextError(f"{where} has a key of type {type(key).__name__}")
-            result[_plain(key, where, depth + 1)] = _plain(item, f"{where}.{key}", depth + 1)
+            try:
+                if type(key) not in _SCALARS:
+                    raise _ContextError(f"has a key of type {type(key).__name__}")
+                result[key] = _plain(item, depth + 1)
+            except _ContextError as exc:
+                exc.path.insert(0, f"[{key!r}]")
+                raise
         return result
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
-    raise _ContextError(f"{where} is a {type(value).__name__}, which templates cannot use (only plain data)")
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_plain(item, depth + 1))
+            except _ContextError as exc:
+                exc.path.insert(0, f"[{index}]")
+                raise
+        return items
+    for scalar in (bool, str, int, float):  # subclasses (an IntEnum, a str subclass) become plain
+        if isinstance(value, scalar):
+            return scalar(value)
+    raise _ContextError(f"has type {kind.__name__}, which templates cannot use (only plain data)")
 
 
 # --------------------------------------------------------------------------------------------

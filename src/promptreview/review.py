@@ -135,7 +135,7 @@ async def _evaluate(plan: Plan, prepared: list[PreparedSuite], base: Revision, h
     defaults = plan.config.defaults
     runnable = [p for p in prepared if p.error is None]
     slots = plan_calls(runnable)
-    async with open_client(defaults, options) as client:
+    async with open_client(defaults, options, repo_root=str(head.repo)) as client:
         hits = client.cached_count([s.request for s in slots if s.request is not None])
         planned = _planned_calls(runnable, slots)
         budget = options.max_calls or defaults.max_calls

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from promptreview.materialize import PreparedSuite, PreparedVersion
@@ -46,7 +46,7 @@ def plan_calls(suites: Sequence[PreparedSuite]) -> list[CallSlot]:
 async def run_calls(
     slots: Sequence[CallSlot],
     suites: Sequence[PreparedSuite],
-    complete: Callable[[ChatRequest], object],
+    complete: Callable[..., Awaitable[Completion]],
     progress: Progress | None = None,
 ) -> dict[tuple[str, str], list[list[Answer]]]:
     """Answers per (suite, version): a list per case of its samples' answers, in order."""
@@ -62,7 +62,7 @@ async def run_calls(
         if slot.request is None:
             answer = Answer(pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="template")
         else:
-            completion = await complete(slot.request)  # type: ignore[misc]
+            completion = await complete(slot.request, tag=slot.version)
             answer = _answer(pc.case.id, slot, completion, version)
         if progress:
             progress(1)

@@ -187,7 +187,10 @@ def _summary(name: str, kind: str, gate: bool, b: list[float | None], h: list[fl
              errors: int = 0, labels: dict[str, dict[str, int]] | None = None) -> MetricSummary:
     if head_only:
         n = sum(1 for y in h if y is not None)
-        return MetricSummary(name, kind, gate, n, None, _rate(h), errors=errors, label_counts=labels)
+        rate = _rate(h)
+        if kind == "grade5" and rate is not None:
+            return MetricSummary(name, kind, gate, n, None, (rate - 1) / 4, None, rate, errors, labels)
+        return MetricSummary(name, kind, gate, n, None, rate, errors=errors, label_counts=labels)
     pairs = [(x, y) for x, y in zip(b, h, strict=True) if x is not None and y is not None]
     base_rate = sum(p[0] for p in pairs) / len(pairs) if pairs else None
     head_rate = sum(p[1] for p in pairs) / len(pairs) if pairs else None

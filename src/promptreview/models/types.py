@@ -84,6 +84,11 @@ class Completion:
     cost_usd: float = 0.0
     cached: bool = False
     attempts: int = 1
+    # False when the price table does not know the model: cost_usd is then 0 and means "unknown".
+    priced: bool = True
+    # What the model wrote before it was cut off (error_kind "length"): not an answer, but it shows
+    # how close it came, which helps someone choosing a new max_tokens.
+    partial_text: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -105,7 +110,12 @@ class Embeddings:
 
 @dataclass
 class CallStats:
-    """Running totals for one purpose (answers or judge), summed into the report."""
+    """Running totals for one purpose (answers or judge), summed into the report.
+
+    Tokens, cost and latency count what this run spent: a cache hit adds to ``cache_hits`` and
+    ``cost_saved_usd`` instead (its Completion still carries the original numbers, so per-answer
+    health signals such as latency compare like with like).
+    """
 
     calls: int = 0
     cache_hits: int = 0
@@ -115,15 +125,21 @@ class CallStats:
     cost_usd: float = 0.0
     latency_s: float = 0.0
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    cost_saved_usd: float = 0.0
+    unpriced: int = 0  # calls whose model is not in the price table: "cost unknown"
 
     def add(self, c: Completion) -> None:
         self.calls += 1
-        if c.cached:
-            self.cache_hits += 1
         if not c.ok:
             self.errors += 1
             kind = c.error_kind or "other"
             self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + 1
+        if c.cached:
+            self.cache_hits += 1
+            self.cost_saved_usd += c.cost_usd
+            return
+        if not c.priced:
+            self.unpriced += 1
         self.prompt_tokens += c.prompt_tokens
         self.completion_tokens += c.completion_tokens
         self.cost_usd += c.cost_usd

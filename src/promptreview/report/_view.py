@@ -1,0 +1,536 @@
+"""What a reader sees, computed once: rows, case cards, notes and numbers for every output format.
+
+The Markdown comment, the terminal text and the check run all tell the same story, so the
+decisions about *what* to show (which metric a suite row stands for, which cases come first, how an
+error reads) live here, and the templates only decide *how* it looks.
+
+Strings built by promptreview from numbers are :class:`~markupsafe.Markup` (nothing to escape);
+anything that carries untrusted text (names, ids, answers, reasons) stays a plain ``str``, which
+the templates' ``finalize`` escapes for their format. That way forgetting a filter is safe.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from markupsafe import Markup
+
+from promptreview.models.types import CallStats
+from promptreview.results import CaseComparison, CaseResult, MetricResult
+from promptreview.review_result import MetricSummary, ReviewResult, SuiteResult
+from promptreview.summarize import PAIRWISE, PASS_RATE
+from promptreview.verdict import MetricVerdict
+
+VERDICT_EMOJI = {"pass": "✅", "fail": "❌", "inconclusive": "🟡", "error": "🛑"}
+CONSISTENCY_WARNING = 0.70
+MINUS = "−"
+
+# How an error kind reads after "N answers ..." (see models.types.ErrorKind).
+ERROR_PHRASES = {
+    "rate_limit": "hit rate limits (429)",
+    "quota": "ran out of quota",
+    "auth": "were refused (authentication)",
+    "timeout": "timed out",
+    "deadline": "were stopped by the review's deadline",
+    "server": "got server errors (5xx)",
+    "invalid_response": "came back unreadable",
+    "length": "hit the output length limit",
+    "content_filter": "were blocked by the provider's content filter",
+    "connection": "could not connect",
+    "bad_request": "were rejected as bad requests (400)",
+    "budget": "were skipped by the call budget",
+    "cancelled": "were cancelled",
+    "render": "could not render the prompt",
+}
+
+
+def ours(text: str) -> Markup:
+    """Mark text that promptreview wrote from its own numbers and words as needing no escaping."""
+    return Markup(text)
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+def percent(rate: float | None) -> Markup:
+    if rate is None or not math.isfinite(rate):
+        return ours("—")
+    return ours(f"{rate * 100:.0f}%")
+
+
+def signed(value: float, kind: str, unit: bool = True) -> str:
+    """A signed effect in the metric's unit: points of rate/score, or grade points on 1-5."""
+    if math.isinf(value):
+        return f"{MINUS if value < 0 else '+'}∞"
+    if math.isnan(value):
+        return "?"
+    if kind == "grade5":
+        text = f"{abs(value):.2f}"
+        suffix = ""
+    else:
+        points = abs(value) * 100
+        text = f"{points:.0f}" if points >= 9.95 or points == 0 else f"{points:.1f}".removesuffix(".0")
+        suffix = " pts" if unit else ""
+    sign = MINUS if value < 0 and text.strip("0.") else ("+" if text.strip("0.") else "")
+    return f"{sign}{text}{suffix}"
+
+
+def effect(verdict: MetricVerdict | None) -> Markup:
+    """``−12 pts [−20, −4]``: the estimate with its one-sided 95% bounds."""
+    if verdict is None:
+        return ours("—")
+    b = verdict.bound
+    est = signed(b.estimate, verdict.kind)
+    return ours(f"{est} [{signed(b.lower, verdict.kind, False)}, {signed(b.upper, verdict.kind, False)}]")
+
+
+def magnitude(value: float, kind: str) -> str:
+    return signed(value, kind).lstrip("+" + MINUS)
+
+
+def money(usd: float, priced: bool) -> Markup:
+    """Dollars; a partial sum (some model without a price) reads as a lower bound."""
+    amount = "$0" if usd == 0 else f"${usd:,.4f}" if usd < 1 else f"${usd:,.2f}"
+    if not priced:
+        return ours(f"≥ {amount}" if usd > 0 else "unknown")
+    return ours(amount)
+
+
+def count(n: int) -> Markup:
+    return ours(f"{n:,}")
+
+
+def duration(seconds: float) -> Markup:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return ours(f"{seconds:.1f} s")
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return ours(f"{minutes}m {secs:02d}s")
+    hours, minutes = divmod(minutes, 60)
+    return ours(f"{hours}h {minutes:02d}m")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+# --- suites -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    gated: bool
+    base: Markup
+    head: Markup
+    effect: Markup
+    status: str
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    """One line of the suite table; every field is safe except ``name``."""
+
+    name: str
+    status: str  # modified | added | removed | unchanged
+    verdict: str
+    emoji: str
+    cases: Markup
+    base: Markup
+    head: Markup
+    effect: Markup
+    better: Markup
+
+
+def suite_row(suite: SuiteResult) -> SuiteRow:
+    verdict = suite.verdict.verdict if suite.verdict else "error"
+    headline = _headline_summary(suite.metrics)
+    errors = sum(1 for c in suite.cases if c.change == "error")
+    cases = f"{suite.cases_total:,}" + (f" ({errors:,} err)" if errors else "")
+    return SuiteRow(
+        name=suite.name,
+        status=suite.status,
+        verdict=verdict,
+        emoji=VERDICT_EMOJI.get(verdict, "❔"),
+        cases=ours(cases if suite.status != "removed" else "—"),
+        base=_rate(headline, "base"),
+        head=_rate(headline, "head"),
+        effect=effect(headline_verdict(suite)),
+        better=_wins_ties_losses(suite),
+    )
+
+
+def _headline_summary(metrics: Sequence[MetricSummary]) -> MetricSummary | None:
+    return next((m for m in metrics if m.name == PASS_RATE), metrics[0] if metrics else None)
+
+
+def headline_verdict(suite: SuiteResult) -> MetricVerdict | None:
+    """The metric a suite's row stands for: its pass rate, else its first gated non-pairwise metric."""
+    metrics = suite.verdict.metrics if suite.verdict else ()
+    return next((m for m in metrics if m.name == PASS_RATE), None) or next(
+        (m for m in metrics if m.gated and m.kind != "pairwise"), None
+    )
+
+
+def _rate(summary: MetricSummary | None, side: str) -> Markup:
+    if summary is None:
+        return ours("—")
+    return percent(summary.base_rate if side == "base" else summary.head_rate)
+
+
+def _wins_ties_losses(suite: SuiteResult) -> Markup:
+    p = suite.pairwise
+    if p.wins + p.ties + p.losses == 0:
+        return ours("—")
+    return ours(f"{p.wins:,} / {p.ties:,} / {p.losses:,}")
+
+
+def metric_rows(suite: SuiteResult) -> tuple[MetricRow, ...]:
+    """Every metric of a suite with its bound and status (pairwise last, as the table's W/T/L says)."""
+    verdicts = {m.name: m for m in suite.verdict.metrics} if suite.verdict else {}
+    rows = [
+        MetricRow(
+            name=m.name,
+            gated=m.gate,
+            base=_summary_value(m, "base"),
+            head=_summary_value(m, "head"),
+            effect=effect(verdicts.get(m.name)),
+            status=verdicts[m.name].status if m.name in verdicts else ("reported" if not m.gate else "—"),
+        )
+        for m in suite.metrics
+    ]
+    if PAIRWISE in verdicts:
+        v = verdicts[PAIRWISE]
+        rows.append(MetricRow(PAIRWISE, v.gated, ours("—"), _wins_ties_losses(suite), effect(v), v.status))
+    return tuple(rows)
+
+
+def _summary_value(m: MetricSummary, side: str) -> Markup:
+    grade = m.base_mean_grade if side == "base" else m.head_mean_grade
+    rate = m.base_rate if side == "base" else m.head_rate
+    if m.kind == "grade5" and grade is None and rate is not None and rate > 1:
+        grade = rate  # head-only suites carry the mean grade itself in the rate field
+    if m.kind == "grade5" and grade is not None:
+        return ours(f"{grade:.2f} / 5")
+    if m.kind in ("graded", "signal") and rate is not None:
+        return ours(f"{rate:.2f}")
+    return percent(rate)
+
+
+# --- notes --------------------------------------------------------------------------------------
+
+
+def suite_notes(suite: SuiteResult) -> tuple[str, ...]:
+    """Plain sentences for one suite: what changed, what went wrong, what would settle it.
+
+    These may embed untrusted names in backticks, so they go through the prose filter.
+    """
+    notes: list[str] = []
+    notes += _status_notes(suite)
+    notes += list(suite.notes)
+    if suite.definition_changes and not any("definition" in n for n in suite.notes):
+        changed = "; ".join(suite.definition_changes)
+        notes.append(f"this change edits the suite's definition ({changed}); the base revision's was used")
+    notes += judge_notes(suite)
+    notes += error_notes(suite)
+    notes += inconclusive_notes(suite)
+    return tuple(_capitalise(n) for n in notes)
+
+
+def _status_notes(suite: SuiteResult) -> list[str]:
+    if suite.status == "added":
+        return [f"New prompt `{suite.head_prompt or suite.name}`: evaluated on head only, with nothing to "
+                "compare against; only the suite's `min_pass_rate` floor can gate it."]
+    if suite.status == "removed":
+        return [f"Removed prompt `{suite.base_prompt or suite.name}`: it exists only in base, so nothing "
+                "was evaluated."]
+    return []
+
+
+def judge_notes(suite: SuiteResult) -> list[str]:
+    p = suite.pairwise
+    notes = []
+    if p.consistency is not None and p.judged and p.consistency < CONSISTENCY_WARNING:
+        notes.append(
+            f"⚠️ The judge gave the same answer in both orders for only {p.consistency * 100:.0f}% of "
+            f"{plural(p.judged, 'judged case')} (below {CONSISTENCY_WARNING * 100:.0f}%): "
+            "read which-is-better with care."
+        )
+    if p.unparseable:
+        notes.append(f"{plural(p.unparseable, 'judge verdict')} could not be parsed and counted as ties.")
+    if p.errors:
+        notes.append(f"{plural(p.errors, 'case')} could not be judged (the judge call failed); "
+                     "left out of W / T / L.")
+    return notes
+
+
+def error_notes(suite: SuiteResult) -> list[str]:
+    """``12 answers hit rate limits (429) on head — not counted against the prompt.``"""
+    if suite.error:
+        return [f"🛑 The suite could not run: {suite.error}"]
+    return [
+        f"{plural(n, 'answer')} {ERROR_PHRASES.get(kind, f'failed ({kind})')}"
+        + (f" on {side}" if side else "")
+        + " — not counted against the prompt."
+        for (side, kind), n in _errors_by_side(suite).items()
+    ]
+
+
+def _errors_by_side(suite: SuiteResult) -> dict[tuple[str, str], int]:
+    """``errors_by_kind`` keys are ``side:kind`` (or a bare kind); sorted worst first."""
+    out: dict[tuple[str, str], int] = {}
+    for key, n in suite.errors_by_kind.items():
+        side, _, kind = key.rpartition(":")
+        out[(side, kind)] = out.get((side, kind), 0) + n
+    return dict(sorted(out.items(), key=lambda item: (-item[1], item[0])))
+
+
+def inconclusive_notes(suite: SuiteResult) -> list[str]:
+    """What would settle an inconclusive suite: the margin it can certify now, and the cases needed."""
+    v = suite.verdict
+    if v is None or v.verdict != "inconclusive" or v.certifiable_margin is None:
+        return []
+    blocking = next((m for m in v.metrics if m.gated and m.status not in ("better", "same")), None)
+    kind = blocking.kind if blocking else "binary"
+    text = f"💡 This run could certify a margin of {magnitude(v.certifiable_margin, kind)}"
+    if blocking is None or not v.cases_needed:
+        return [text + "."]
+    gate = magnitude(blocking.margin, kind)
+    return [text + f"; about {v.cases_needed:,} cases would certify the gate's {gate} "
+            f"(this run had {blocking.bound.n:,}). Add cases to the suite, or `/rerun` to sample again."]
+
+
+def usage_notes(result: ReviewResult) -> tuple[str, ...]:
+    notes = []
+    u = result.usage
+    for side, stats in (("base", u.base), ("head", u.head), ("judge", u.judge)):
+        for kind, n in sorted(stats.errors_by_kind.items(), key=lambda kv: -kv[1]):
+            who = "judge calls" if side == "judge" else f"calls on {side}"
+            notes.append(f"{n:,} {who} {ERROR_PHRASES.get(kind, f'failed ({kind})')}.")
+    unpriced = sum(s.unpriced for s in (u.base, u.head, u.judge))
+    if unpriced or not u.priced:
+        notes.append(f"Costs are incomplete: {plural(unpriced, 'call')} used a model with no price in the "
+                     "price table (add it under `defaults.prices`).")
+    saved = sum(s.cost_saved_usd for s in (u.base, u.head, u.judge))
+    if saved > 0:
+        notes.append(f"The cache saved about {money(saved, True)}.")
+    return tuple(notes)
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    name: str
+    base: Markup
+    head: Markup
+    reason: str  # the head side's reason (untrusted: may quote the answer)
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    """One regressed or improved case, ready to show side by side."""
+
+    suite: str
+    case_id: str
+    change: str
+    location: str | None  # "file:line" (untrusted)
+    link: str | None
+    must_pass: bool
+    outcome: Markup  # what the pairwise judge said
+    judge_reason: str
+    metrics: tuple[MetricChange, ...]
+    base_answer: str | None
+    head_answer: str | None
+    sample_note: Markup
+
+
+def ordered_cases(suite: SuiteResult) -> tuple[tuple[CaseComparison, ...], tuple[CaseComparison, ...]]:
+    """Regressions worst first, then improvements best first; must-pass cases lead their group."""
+    regressed = [c for c in suite.cases if c.change == "regressed"]
+    improved = [c for c in suite.cases if c.change == "improved"]
+    if suite.status == "added":  # no base: what matters is what fails on head
+        regressed = [c for c in suite.cases if c.change == "new" and _head_failed(c)]
+    regressed.sort(key=lambda c: (not c.must_pass, c.pairwise_score or 0.0, -len(c.changed_metrics)))
+    improved.sort(key=lambda c: (-(c.pairwise_score or 0.0), -len(c.changed_metrics)))
+    return tuple(regressed), tuple(improved)
+
+
+def _head_failed(case: CaseComparison) -> bool:
+    samples = case.head.samples if case.head else ()
+    return any(_counts_as_failure(m) for s in samples for m in s.metrics)
+
+
+def _counts_as_failure(m: MetricResult) -> bool:
+    """A gated check that ran and failed (errors and skipped metrics say nothing about the prompt)."""
+    return m.gate and m.kind != "signal" and not m.passed and m.error is None and m.skipped is None
+
+
+def case_card(result: ReviewResult, suite: SuiteResult, case: CaseComparison) -> CaseCard:
+    base_text, base_samples = _first_answer(case.base)
+    head_text, head_samples = _first_answer(case.head)
+    samples = max(base_samples, head_samples)
+    names = case.changed_metrics or (() if suite.status != "added" else _failed_metrics(case.head))
+    return CaseCard(
+        suite=suite.name,
+        case_id=case.case_id,
+        change=case.change,
+        location=f"{case.file}:{case.line}" if case.file and case.line else case.file,
+        link=_case_link(result, case),
+        must_pass=case.must_pass,
+        outcome=_outcome(case),
+        judge_reason=next((p.reason for p in case.pairwise if p.reason), ""),
+        metrics=tuple(_metric_change(name, case) for name in names),
+        base_answer=base_text,
+        head_answer=head_text,
+        sample_note=ours(f"sample 1 of {samples}" if samples > 1 else ""),
+    )
+
+
+def _first_answer(side: CaseResult | None) -> tuple[str | None, int]:
+    if side is None or not side.samples:
+        return None, 0
+    ok = next((s.answer for s in side.samples if s.answer.ok), None)
+    if ok is not None:
+        return ok.text, len(side.samples)
+    answer = side.samples[0].answer
+    kind = answer.error_kind or (answer.completion.error_kind if answer.completion else None) or "error"
+    message = answer.error or (answer.completion.error if answer.completion else None) or "no answer"
+    return f"[{kind}] {message}", len(side.samples)
+
+
+def _failed_metrics(side: CaseResult | None) -> tuple[str, ...]:
+    names = [m.metric for s in (side.samples if side else ()) for m in s.metrics if _counts_as_failure(m)]
+    return tuple(dict.fromkeys(names))
+
+
+def _outcome(case: CaseComparison) -> Markup:
+    score = case.pairwise_score
+    if score is None:
+        return ours("")
+    if all(p.identical for p in case.pairwise):
+        return ours("identical answers")
+    return ours("judge: head better" if score > 0 else "judge: base better" if score < 0 else "judge: tie")
+
+
+def _metric_change(name: str, case: CaseComparison) -> MetricChange:
+    base = _metric_results(case.base, name)
+    head = _metric_results(case.head, name)
+    reason = next((m.reason for m in head if m.reason), "") or next((m.reason for m in base if m.reason), "")
+    return MetricChange(name, _metric_value(base), _metric_value(head), reason)
+
+
+def _metric_results(side: CaseResult | None, name: str) -> list[MetricResult]:
+    samples = side.samples if side else ()
+    return [m for s in samples for m in s.metrics
+            if m.metric == name and m.error is None and m.skipped is None]
+
+
+def _metric_value(results: Sequence[MetricResult]) -> Markup:
+    if not results:
+        return ours("—")
+    first = results[0]
+    if first.grade is not None:
+        grades = [m.grade for m in results if m.grade is not None]
+        return ours(f"{sum(grades) / len(grades):.1f}/5")
+    if first.kind == "binary":
+        passed = sum(1 for m in results if m.passed)
+        if len(results) == 1:
+            return ours("pass" if passed else "fail")
+        return ours(f"{passed}/{len(results)} pass")
+    return ours(f"{sum(m.score for m in results) / len(results):.2f}")
+
+
+def _case_link(result: ReviewResult, case: CaseComparison) -> str | None:
+    """A link to the case's line in the cases file at the revision it was read from."""
+    sha = result.head_sha if case.head is not None else result.base_sha
+    if not (case.file and result.repo and sha):
+        return None
+    anchor = f"#L{case.line}" if case.line else ""
+    return f"{web_root(result)}/{result.repo}/blob/{sha}/{quote(case.file.lstrip('/'))}{anchor}"
+
+
+def web_root(result: ReviewResult) -> str:
+    """The GitHub web host (github.com or an Enterprise server), read from the run or diff link."""
+    for url in (result.run_url, result.diff_url):
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                return f"{parts.scheme}://{parts.netloc}"
+    return "https://github.com"
+
+
+# --- changes and usage --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    path: str
+    old_path: str | None
+    status: str
+    is_prompt: bool
+
+
+def change_lines(result: ReviewResult) -> tuple[ChangeLine, ...]:
+    """Changed files, prompt files first (they are what the review is about)."""
+    prompts = {p for s in result.suites for p in (s.base_prompt, s.head_prompt) if p}
+    lines = [
+        ChangeLine(c.path, c.old_path, c.status, c.path in prompts or (c.old_path or "") in prompts)
+        for c in result.changes
+    ]
+    return tuple(sorted(lines, key=lambda c: not c.is_prompt))
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    who: str
+    calls: Markup
+    cache_hits: Markup
+    errors: Markup
+    tokens: Markup
+    cost: Markup
+    latency: Markup
+
+
+def usage_rows(result: ReviewResult) -> tuple[UsageRow, ...]:
+    u = result.usage
+    return tuple(_usage_row(who, stats, u.priced) for who, stats in (("Base", u.base), ("Head", u.head),
+                                                                        ("Judge", u.judge)))
+
+
+def _usage_row(who: str, s: CallStats, priced: bool) -> UsageRow:
+    avg = s.latency_s / max(1, s.calls - s.cache_hits)
+    return UsageRow(
+        who=who,
+        calls=count(s.calls),
+        cache_hits=count(s.cache_hits),
+        errors=count(s.errors),
+        tokens=ours(f"{s.prompt_tokens:,} / {s.completion_tokens:,}"),
+        cost=money(s.cost_usd, priced),
+        latency=duration(avg) if s.calls > s.cache_hits else ours("—"),
+    )
+
+
+def total_cost(result: ReviewResult) -> Markup:
+    u = result.usage
+    return money(u.base.cost_usd + u.head.cost_usd + u.judge.cost_usd, u.priced)
+
+
+def total_calls(result: ReviewResult) -> int:
+    u = result.usage
+    return u.base.calls + u.head.calls + u.judge.calls
+
+
+def short_sha(sha: str | None) -> str | None:
+    return sha[:7] if sha and re.fullmatch(r"[0-9a-fA-F]{7,64}", sha) else sha
+

@@ -1,0 +1,129 @@
+"""Compact text for the CLI: verdict line, aligned suite table, top regressions, usage line.
+
+Also printed into Actions logs, so untrusted text goes through :func:`terminal_text` (no escape
+sequences, no workflow commands) and colour is only added when asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from promptreview.report import _view as view
+from promptreview.report.sanitize import scrub, terminal_text
+from promptreview.review_result import ReviewResult
+
+TOP_REGRESSIONS = 5
+MAX_NAME = 32  # suite names wider than this are clipped so the table still fits a terminal
+
+_ANSI = {
+    "bold": "1", "dim": "2", "pass": "1;32", "fail": "1;31", "inconclusive": "1;33", "error": "1;35",
+}
+_HEADER = ("Suite", "Cases", "Base", "Head", "Δ [95% bounds]", "W / T / L", "Verdict")
+_RIGHT_ALIGNED = {1, 2, 3}
+
+
+def render_terminal(result: ReviewResult, color: bool = False, *, secrets: Iterable[str] = ()) -> str:
+    """The review as a few lines of plain (optionally coloured) text."""
+    secrets = tuple(secrets)
+    regressions = [
+        view.case_card(result, suite, case)
+        for suite in result.suites
+        for case in view.ordered_cases(suite)[0]
+    ]
+    usage = result.usage
+    sides = (usage.base, usage.head, usage.judge)
+    context: dict[str, Any] = {
+        "secrets": secrets,
+        "color": color,
+        "verdict": result.verdict.verdict,
+        "reason": result.verdict.reason,
+        "base_label": result.base_label,
+        "head_label": result.head_label,
+        "base_sha": view.short_sha(result.base_sha),
+        "head_sha": view.short_sha(result.head_sha),
+        "table": _table(result, secrets, color),
+        "regressions": regressions[:TOP_REGRESSIONS],
+        "regressions_total": len(regressions),
+        "notes": [f"{s.name}: {n}" for s in result.suites for n in view.suite_notes(s)],
+        "calls": view.count(sum(s.calls for s in sides)),
+        "cache_hits": view.count(sum(s.cache_hits for s in sides)),
+        "tokens_in": view.count(sum(s.prompt_tokens for s in sides)),
+        "tokens_out": view.count(sum(s.completion_tokens for s in sides)),
+        "cost": view.total_cost(result),
+        "duration": view.duration(result.duration_s),
+    }
+    text = _environment().get_template("terminal.txt.j2").render(context)
+    return scrub(text, secrets)
+
+
+def _table(result: ReviewResult, secrets: Sequence[str], color: bool) -> list[Markup]:
+    """Aligned rows; widths are measured on the sanitised text, before colour codes go in."""
+    if not result.suites:
+        return []
+    rows = [list(_HEADER)]
+    verdicts = [""]
+    for suite in result.suites:
+        r = view.suite_row(suite)
+        name = terminal_text(r.name, secrets=secrets, limit=MAX_NAME)
+        if r.status in ("added", "removed"):
+            name += f" ({'new' if r.status == 'added' else 'removed'})"
+        rows.append([name, str(r.cases), str(r.base), str(r.head), str(r.effect), str(r.better), r.verdict])
+        verdicts.append(r.verdict)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    lines = []
+    for index, (row, verdict) in enumerate(zip(rows, verdicts, strict=True)):
+        cells = [cell.rjust(w) if i in _RIGHT_ALIGNED else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        if color and verdict:
+            cells[-1] = _paint(cells[-1], verdict)
+        line = "  ".join(cells).rstrip()
+        lines.append(Markup(_paint(line, "bold") if color and index == 0 else line))
+    return lines
+
+
+def _paint(text: str, style: str) -> str:
+    code = _ANSI.get(style)
+    return f"\x1b[{code}m{text}\x1b[0m" if code else text
+
+
+@functools.cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("promptreview.report", "templates"),
+        autoescape=False,
+        finalize=_finalize,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(style=_style, clip=_clip)
+    return env
+
+
+def _clean(context: Context, value: object, limit: int | None = None) -> Markup:
+    if isinstance(value, Markup) and limit is None:
+        return value
+    return Markup(terminal_text(value, secrets=context.get("secrets", ()), limit=limit))
+
+
+@pass_context
+def _finalize(context: Context, value: object) -> object:
+    return "" if value is None else _clean(context, value)
+
+
+@pass_context
+def _style(context: Context, value: object, style: str) -> Markup:
+    text = _clean(context, value)
+    return Markup(_paint(text, style)) if context.get("color") else text
+
+
+@pass_context
+def _clip(context: Context, value: object, limit: int) -> Markup:
+    return _clean(context, value, limit)

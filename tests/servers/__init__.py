@@ -1,0 +1,1 @@
+"""Loopback servers that tests and benchmarks drive the real clients against."""
