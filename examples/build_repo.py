@@ -15,9 +15,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 _ENV = {
-    "GIT_AUTHOR_NAME": "Acme Dev", "GIT_AUTHOR_EMAIL": "dev@acme.example",
-    "GIT_COMMITTER_NAME": "Acme Dev", "GIT_COMMITTER_EMAIL": "dev@acme.example",
-    "GIT_AUTHOR_DATE": "2026-11-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-11-01T10:00:00Z",
+    "GIT_AUTHOR_NAME": "Acme Dev",
+    "GIT_AUTHOR_EMAIL": "dev@acme.example",
+    "GIT_COMMITTER_NAME": "Acme Dev",
+    "GIT_COMMITTER_EMAIL": "dev@acme.example",
+    "GIT_AUTHOR_DATE": "2026-11-01T10:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-11-01T10:00:00Z",
 }
 
 
@@ -45,7 +48,13 @@ def build(target: Path, example: str = "acme-support") -> tuple[str, str]:
     _git(target, "checkout", "-q", "-b", "shorter-answers")
     _snapshot(HERE / example / "head", target)
     _git(target, "add", "-A")
-    _git(target, "commit", "-q", "-m", "Shorter support answers that name the product; route refunds to billing")
+    _git(
+        target,
+        "commit",
+        "-q",
+        "-m",
+        "Shorter support answers that name the product; route refunds to billing",
+    )
     head = _git(target, "rev-parse", "HEAD")
     return base, head
 

@@ -15,28 +15,46 @@ from typing import Any
 
 # topic keyword -> the facts a complete answer states, one sentence each
 FACTS: dict[str, list[str]] = {
-    "refund": ["Yes, purchases are refundable within 30 days.",
-               "Open Settings > Billing > Request refund.",
-               "The money is back on your card in 5 business days."],
-    "password": ["Click 'Forgot password' on the sign-in page and follow the link we email you within 2 minutes.",
-                 "The link is valid for 24 hours."],
-    "export": ["Open Settings > Data > Export and choose CSV or JSON.",
-               "You get an email with the download link when the export is ready."],
-    "cancel": ["You can cancel at any time.",
-               "You keep access until the end of the billing period.",
-               "To cancel, open Settings > Plan and choose Cancel; you are not charged again."],
+    "refund": [
+        "Yes, purchases are refundable within 30 days.",
+        "Open Settings > Billing > Request refund.",
+        "The money is back on your card in 5 business days.",
+    ],
+    "password": [
+        "Click 'Forgot password' on the sign-in page and follow the link we email you within 2 minutes.",
+        "The link is valid for 24 hours.",
+    ],
+    "export": [
+        "Open Settings > Data > Export and choose CSV or JSON.",
+        "You get an email with the download link when the export is ready.",
+    ],
+    "cancel": [
+        "You can cancel at any time.",
+        "You keep access until the end of the billing period.",
+        "To cancel, open Settings > Plan and choose Cancel; you are not charged again.",
+    ],
     "storage": ["The free plan includes 15 GB of storage.", "Pro raises it to 2 TB."],
-    "rate limit": ["The API allows 600 requests per minute per key.",
-                   "Above that it answers 429 with a Retry-After header."],
-    "two-factor": ["Open Settings > Security > Two-factor and scan the QR code with an authenticator app.",
-                   "Enter the 6-digit code to confirm."],
-    "address": ["Yes: edit the billing address in Settings > Billing > Details.",
-                "It applies to every invoice issued after the change; past invoices are not changed."],
-    "delete": ["We are sorry to see you go.",
-               "Open Settings > Account > Delete account.",
-               "Files are removed after a 14-day grace period during which you can restore them."],
-    "offline": ["Yes: mark folders as Available offline in the desktop app.",
-                "Changes sync automatically when you reconnect."],
+    "rate limit": [
+        "The API allows 600 requests per minute per key.",
+        "Above that it answers 429 with a Retry-After header.",
+    ],
+    "two-factor": [
+        "Open Settings > Security > Two-factor and scan the QR code with an authenticator app.",
+        "Enter the 6-digit code to confirm.",
+    ],
+    "address": [
+        "Yes: edit the billing address in Settings > Billing > Details.",
+        "It applies to every invoice issued after the change; past invoices are not changed.",
+    ],
+    "delete": [
+        "We are sorry to see you go.",
+        "Open Settings > Account > Delete account.",
+        "Files are removed after a 14-day grace period during which you can restore them.",
+    ],
+    "offline": [
+        "Yes: mark folders as Available offline in the desktop app.",
+        "Changes sync automatically when you reconnect.",
+    ],
 }
 # feedback point -> what an answer must say to act on it
 FEEDBACK_NEEDS = {"how long the money takes": "business days", "past invoices": "past invoices"}
@@ -69,7 +87,9 @@ def _support(prompt: str) -> str:
         name = product.group(1) if product else "Acme"
         first, *rest = facts[:2]
         return " ".join([f"In {name}: {first[0].lower()}{first[1:]}", *rest])
-    return " ".join(["Thanks for reaching out!", *facts, "Let me know if there is anything else I can help with."])
+    return " ".join(
+        ["Thanks for reaching out!", *facts, "Let me know if there is anything else I can help with."]
+    )
 
 
 def _triage(system: str, ticket: str) -> str:
@@ -119,5 +139,6 @@ def _grade(system: str, blocks: dict[str, str]) -> str:
         grade = 1 + round(4 * kept)
         return json.dumps({"reason": f"states {kept:.0%} of the reference's facts", "grade": grade})
     concrete = bool(re.search(r"\d|>", answer))
-    return json.dumps({"reason": "gives concrete steps" if concrete else "no concrete steps",
-                       "grade": 5 if concrete else 2})
+    return json.dumps(
+        {"reason": "gives concrete steps" if concrete else "no concrete steps", "grade": 5 if concrete else 2}
+    )

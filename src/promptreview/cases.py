@@ -32,14 +32,18 @@ def parse_cases(text: str, path: str) -> tuple[Case, ...]:
     else:
         items = _yaml(text, path)
     if len(items) > MAX_CASES:
-        raise ConfigError(f"{len(items)} cases is more than the {MAX_CASES} one review can take; use --shard",
-                          Location(path))
+        raise ConfigError(
+            f"{len(items)} cases is more than the {MAX_CASES} one review can take; use --shard",
+            Location(path),
+        )
     cases = [_case(raw, line, path, i) for i, (raw, line) in enumerate(items)]
     seen: dict[str, Case] = {}
     for c in cases:
         if c.id in seen:
-            raise ConfigError(f"duplicate case id {c.id!r} (first at line {seen[c.id].location.line})",  # type: ignore[union-attr]
-                              c.location)
+            raise ConfigError(
+                f"duplicate case id {c.id!r} (first at line {seen[c.id].location.line})",  # type: ignore[union-attr]
+                c.location,
+            )
         seen[c.id] = c
     return tuple(cases)
 
@@ -59,7 +63,9 @@ def _json(text: str, path: str) -> list[tuple[Any, int | None]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)) from None
+        raise ConfigError(
+            f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)
+        ) from None
     if isinstance(data, Mapping) and "cases" in data:
         data = data["cases"]
     if not isinstance(data, list):
@@ -120,12 +126,16 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
         if vars_ is None:
             vars_ = {}
         if not isinstance(vars_, Mapping):
-            raise ConfigError("`vars` must be a mapping of name: value", Location(path, line_of(raw, "vars") or line,
-                                                                                 f"cases[{i}].vars"))
+            raise ConfigError(
+                "`vars` must be a mapping of name: value",
+                Location(path, line_of(raw, "vars") or line, f"cases[{i}].vars"),
+            )
         unknown = [k for k in raw if k not in RESERVED]
         if unknown:
-            raise ConfigError(f"unknown key `{unknown[0]}` next to `vars` (put variables inside `vars`)",
-                              Location(path, line_of(raw, unknown[0]) or line, f"cases[{i}].{unknown[0]}"))
+            raise ConfigError(
+                f"unknown key `{unknown[0]}` next to `vars` (put variables inside `vars`)",
+                Location(path, line_of(raw, unknown[0]) or line, f"cases[{i}].{unknown[0]}"),
+            )
     else:
         # Short form: every key that is not reserved is a variable (like gh-models testData).
         vars_ = {k: v for k, v in raw.items() if k not in RESERVED}
@@ -138,15 +148,19 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
     elif isinstance(feedback, list) and all(isinstance(p, str | int | float) for p in feedback):
         points = tuple(str(p) for p in feedback)
     else:
-        raise ConfigError("`feedback` is a string or a list of strings", Location(path, line_of(raw, "feedback") or line,
-                                                                                  f"cases[{i}].feedback"))
+        raise ConfigError(
+            "`feedback` is a string or a list of strings",
+            Location(path, line_of(raw, "feedback") or line, f"cases[{i}].feedback"),
+        )
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [tags]
     must_pass = raw.get("must_pass", False)
     if not isinstance(must_pass, bool):
-        raise ConfigError("`must_pass` must be true or false", Location(path, line_of(raw, "must_pass") or line,
-                                                                        f"cases[{i}].must_pass"))
+        raise ConfigError(
+            "`must_pass` must be true or false",
+            Location(path, line_of(raw, "must_pass") or line, f"cases[{i}].must_pass"),
+        )
     metrics = ()
     if raw.get("metrics"):
         metrics = parse_metrics(raw["metrics"], path, f"cases[{i}].metrics", line_of(raw, "metrics") or line)
@@ -155,7 +169,9 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
     return Case(
         id=str(case_id) if case_id not in (None, "") else f"#{i + 1}",
         vars=dict(vars_),
-        expected=None if expected is None else (expected if isinstance(expected, str) else json.dumps(expected)),
+        expected=None
+        if expected is None
+        else (expected if isinstance(expected, str) else json.dumps(expected)),
         label=None if label is None else str(label),
         feedback=points,
         tags=tuple(str(t) for t in tags),

@@ -61,7 +61,9 @@ def diff(base: Revision, head: Revision) -> ChangeSet:
         out = git(base.repo, *args, base.rev, head.rev, "--")
     changes = list(_parse_name_status(out.decode("utf-8", "replace")))
     if head.is_worktree:
-        untracked = git(base.repo, "ls-files", "-z", "--others", "--exclude-standard").decode("utf-8", "replace")
+        untracked = git(base.repo, "ls-files", "-z", "--others", "--exclude-standard").decode(
+            "utf-8", "replace"
+        )
         known = {c.path for c in changes}
         changes += [Change("added", p) for p in untracked.split("\x00") if p and p not in known]
     return ChangeSet(tuple(changes))

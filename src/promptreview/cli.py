@@ -40,8 +40,11 @@ def _report_error(exc: Exception) -> int:
     if isinstance(exc, PromptReviewError):
         print(f"promptreview: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"promptreview: internal error: {type(exc).__name__}: {exc} "
-          "(set PROMPTREVIEW_DEBUG=1 for details, and please report it)", file=sys.stderr)
+    print(
+        f"promptreview: internal error: {type(exc).__name__}: {exc} "
+        "(set PROMPTREVIEW_DEBUG=1 for details, and please report it)",
+        file=sys.stderr,
+    )
     return EXIT_USAGE
 
 
@@ -49,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="promptreview",
         description="Review prompt changes like code: run eval suites on base and head, judge which "
-                    "answers are better, and decide pass / fail / inconclusive.",
+        "answers are better, and decide pass / fail / inconclusive.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -65,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--html", metavar="PATH", help="write the full report as HTML here")
     cmp_.add_argument("--shard", metavar="I/N", help="run only slice I of N of the cases (merge later)")
     cmp_.add_argument("--all", action="store_true", help="run every suite, changed or not")
-    cmp_.add_argument("--comment", action="store_true", help="print the PR comment Markdown instead of the "
-                                                             "terminal summary")
+    cmp_.add_argument(
+        "--comment", action="store_true", help="print the PR comment Markdown instead of the terminal summary"
+    )
     _common(cmp_)
     cmp_.set_defaults(func=_cmd_compare)
 
@@ -121,10 +125,23 @@ def _options(args: argparse.Namespace, **extra: object) -> object:
     if getattr(args, "shard", None):
         shard = _parse_shard(args.shard)
     return ReviewOptions(
-        config_path=args.config, only_suite=args.suite, fresh=args.fresh, no_cache=args.no_cache,
-        cache_path=args.cache, base_url=args.base_url, api_key=None, concurrency=args.concurrency,
-        timeout_s=args.timeout, deadline_s=args.deadline, max_calls=args.max_calls, max_cost_usd=args.max_cost,
-        samples=args.samples, model=args.model, judge=args.judge, shard=shard, env=dict(os.environ),
+        config_path=args.config,
+        only_suite=args.suite,
+        fresh=args.fresh,
+        no_cache=args.no_cache,
+        cache_path=args.cache,
+        base_url=args.base_url,
+        api_key=None,
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        deadline_s=args.deadline,
+        max_calls=args.max_calls,
+        max_cost_usd=args.max_cost,
+        samples=args.samples,
+        model=args.model,
+        judge=args.judge,
+        shard=shard,
+        env=dict(os.environ),
         **extra,  # type: ignore[arg-type]
     )
 
@@ -175,8 +192,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from promptreview.review import review
 
-    result = review(Path(args.repo), args.base, args.head, _options(args, all_suites=args.all),  # type: ignore[arg-type]
-                    _progress(sys.stderr.isatty()))
+    result = review(
+        Path(args.repo),
+        args.base,
+        args.head,
+        _options(args, all_suites=args.all),  # type: ignore[arg-type]
+        _progress(sys.stderr.isatty()),
+    )
     return _emit(result, args, mode="compare")
 
 

@@ -22,16 +22,48 @@ GH_MODELS_SUFFIXES = (".prompt.yml", ".prompt.yaml")
 
 _TOP_KEYS = {"version", "defaults", "suites", "prompts", "discover"}
 _DEFAULT_KEYS = {
-    "model", "judge", "embedding_model", "embedding-model", "samples", "concurrency", "timeout",
-    "deadline", "max_calls", "max-calls", "max_cost", "max-cost", "prices", "params",
-    "compare", "gate",
+    "model",
+    "judge",
+    "embedding_model",
+    "embedding-model",
+    "samples",
+    "concurrency",
+    "timeout",
+    "deadline",
+    "max_calls",
+    "max-calls",
+    "max_cost",
+    "max-cost",
+    "prices",
+    "params",
+    "compare",
+    "gate",
 }
 _SUITE_KEYS = {
-    "prompt", "cases", "metrics", "model", "judge", "embedding_model", "embedding-model", "samples",
-    "system", "params", "compare", "gate", "description",
+    "prompt",
+    "cases",
+    "metrics",
+    "model",
+    "judge",
+    "embedding_model",
+    "embedding-model",
+    "samples",
+    "system",
+    "params",
+    "compare",
+    "gate",
+    "description",
 }
-_GATE_KEYS = {"margin", "on_inconclusive", "on-inconclusive", "min_pass_rate", "min-pass-rate",
-              "max_error_rate", "max-error-rate", "confidence"}
+_GATE_KEYS = {
+    "margin",
+    "on_inconclusive",
+    "on-inconclusive",
+    "min_pass_rate",
+    "min-pass-rate",
+    "max_error_rate",
+    "max-error-rate",
+    "confidence",
+}
 _METRIC_OPTION_KEYS = {"name", "gate"}
 
 
@@ -49,7 +81,9 @@ def load_config(rev: Revision, explicit: str | None = None) -> Config:
     """Read and validate the config at ``rev`` (implicit gh-models suites when there is none)."""
     path = find_config(rev, explicit)
     if path is None:
-        return Config(None, Defaults(), _discover(rev, Defaults(), set(), ("**/*.prompt.yml", "**/*.prompt.yaml")))
+        return Config(
+            None, Defaults(), _discover(rev, Defaults(), set(), ("**/*.prompt.yml", "**/*.prompt.yaml"))
+        )
     text = rev.read(path)
     if text is None:
         raise ConfigError(f"config file not found at {rev.label or rev.short}", Location(path))
@@ -64,8 +98,10 @@ def parse_config(text: str, path: str, rev: Revision | None = None) -> Config:
     _check_keys(data, _TOP_KEYS, path, None)
     version = data.get("version", 1)
     if version != 1:
-        raise ConfigError(f"unsupported version {version!r}; this promptreview reads version 1",
-                          Location(path, line_of(data, "version"), "version"))
+        raise ConfigError(
+            f"unsupported version {version!r}; this promptreview reads version 1",
+            Location(path, line_of(data, "version"), "version"),
+        )
     raw_defaults = data.get("defaults") or {}
     _expect_mapping(raw_defaults, path, line_of(data, "defaults"), "defaults")
     _check_keys(raw_defaults, _DEFAULT_KEYS, path, "defaults")
@@ -78,7 +114,9 @@ def parse_config(text: str, path: str, rev: Revision | None = None) -> Config:
     ]
     globs_raw = data.get("prompts", ["**/*.prompt.yml", "**/*.prompt.yaml"])
     if not isinstance(globs_raw, list) or not all(isinstance(g, str) for g in globs_raw):
-        raise ConfigError("must be a list of glob patterns", Location(path, line_of(data, "prompts"), "prompts"))
+        raise ConfigError(
+            "must be a list of glob patterns", Location(path, line_of(data, "prompts"), "prompts")
+        )
     globs = tuple(globs_raw)
     if rev is not None and data.get("discover", True):
         claimed = {s.prompt for s in suites}
@@ -103,8 +141,9 @@ def _parse_defaults(raw: Mapping[str, Any], path: str) -> Defaults:
     return Defaults(
         model=_str(get("model"), d.model, path, raw, "model"),
         judge=_str(get("judge"), d.judge, path, raw, "judge"),
-        embedding_model=_str(get("embedding_model", "embedding-model"), d.embedding_model, path, raw,
-                             "embedding_model"),
+        embedding_model=_str(
+            get("embedding_model", "embedding-model"), d.embedding_model, path, raw, "embedding_model"
+        ),
         samples=_int(get("samples"), d.samples, path, raw, "samples", lo=1, hi=50),
         concurrency=_int(get("concurrency"), d.concurrency, path, raw, "concurrency", lo=1, hi=512),
         timeout_s=_num(get("timeout"), d.timeout_s, path, raw, "timeout", lo=0.1),
@@ -128,34 +167,47 @@ def _parse_suite(
     _check_keys(body, _SUITE_KEYS, path, field)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ConfigError("every suite needs `prompt: path/to/prompt`", Location(path, line, f"{field}.prompt"))
+        raise ConfigError(
+            "every suite needs `prompt: path/to/prompt`", Location(path, line, f"{field}.prompt")
+        )
     prompt_path = normalize_path(prompt)
     if prompt_path is None:
-        raise ConfigError(f"prompt path {prompt!r} must stay inside the repository",
-                          Location(path, line_of(body, "prompt"), f"{field}.prompt"))
+        raise ConfigError(
+            f"prompt path {prompt!r} must stay inside the repository",
+            Location(path, line_of(body, "prompt"), f"{field}.prompt"),
+        )
     cases = body.get("cases")
     cases_path: str | None = None
     if cases is not None:
         if not isinstance(cases, str):
-            raise ConfigError("`cases` must be a path to a YAML, JSONL or CSV file",
-                              Location(path, line_of(body, "cases"), f"{field}.cases"))
+            raise ConfigError(
+                "`cases` must be a path to a YAML, JSONL or CSV file",
+                Location(path, line_of(body, "cases"), f"{field}.cases"),
+            )
         cases_path = normalize_path(cases)
         if cases_path is None:
-            raise ConfigError(f"cases path {cases!r} must stay inside the repository",
-                              Location(path, line_of(body, "cases"), f"{field}.cases"))
+            raise ConfigError(
+                f"cases path {cases!r} must stay inside the repository",
+                Location(path, line_of(body, "cases"), f"{field}.cases"),
+            )
     elif not prompt_path.endswith(GH_MODELS_SUFFIXES):
-        raise ConfigError("a suite needs `cases:` unless its prompt is a GitHub Models *.prompt.yml with testData",
-                          Location(path, line, f"{field}.cases"))
+        raise ConfigError(
+            "a suite needs `cases:` unless its prompt is a GitHub Models *.prompt.yml with testData",
+            Location(path, line, f"{field}.cases"),
+        )
     metrics = parse_metrics(body.get("metrics") or [], path, f"{field}.metrics", line_of(body, "metrics"))
     compare_raw = body.get("compare", raw_defaults.get("compare", {}))
     compare_enabled, criteria = _parse_compare(compare_raw, path, body, field)
-    gate = parse_gate(body.get("gate", raw_defaults.get("gate")) or {}, path, f"{field}.gate",
-                      line_of(body, "gate"))
+    gate = parse_gate(
+        body.get("gate", raw_defaults.get("gate")) or {}, path, f"{field}.gate", line_of(body, "gate")
+    )
     params = body.get("params", raw_defaults.get("params")) or {}
     _expect_mapping(params, path, line_of(body, "params"), f"{field}.params")
     system = body.get("system")
     if system is not None and not isinstance(system, str):
-        raise ConfigError("`system` must be a string (a template)", Location(path, line_of(body, "system"), field))
+        raise ConfigError(
+            "`system` must be a string (a template)", Location(path, line_of(body, "system"), field)
+        )
     return SuiteSpec(
         name=name,
         prompt=prompt_path,
@@ -163,8 +215,13 @@ def _parse_suite(
         metrics=metrics,
         model=_opt_str(body.get("model"), path, body, f"{field}.model"),
         judge=_str(body.get("judge"), defaults.judge, path, body, f"{field}.judge"),
-        embedding_model=_str(body.get("embedding_model", body.get("embedding-model")), defaults.embedding_model,
-                             path, body, f"{field}.embedding_model"),
+        embedding_model=_str(
+            body.get("embedding_model", body.get("embedding-model")),
+            defaults.embedding_model,
+            path,
+            body,
+            f"{field}.embedding_model",
+        ),
         samples=_int(body.get("samples"), defaults.samples, path, body, f"{field}.samples", lo=1, hi=50),
         system=system,
         params=dict(params),
@@ -187,8 +244,10 @@ def _parse_compare(raw: Any, path: str, body: Mapping[str, Any], field: str) -> 
     _check_keys(raw, {"criteria", "enabled"}, path, f"{field}.compare")
     criteria = raw.get("criteria", default)
     if not isinstance(criteria, str) or not criteria.strip():
-        raise ConfigError("`criteria` must be a non-empty string",
-                          Location(path, line_of(raw, "criteria"), f"{field}.compare.criteria"))
+        raise ConfigError(
+            "`criteria` must be a non-empty string",
+            Location(path, line_of(raw, "criteria"), f"{field}.compare.criteria"),
+        )
     return bool(raw.get("enabled", True)), criteria
 
 
@@ -201,16 +260,26 @@ def parse_gate(raw: Any, path: str, field: str, line: int | None) -> GateSpec:
 
     on_inc = pick("on_inconclusive", "on-inconclusive") or "neutral"
     if on_inc not in ("neutral", "fail", "pass"):
-        raise ConfigError(f"on_inconclusive must be neutral, fail or pass, not {on_inc!r}",
-                          Location(path, line_of(raw, "on_inconclusive") or line, f"{field}.on_inconclusive"))
+        raise ConfigError(
+            f"on_inconclusive must be neutral, fail or pass, not {on_inc!r}",
+            Location(path, line_of(raw, "on_inconclusive") or line, f"{field}.on_inconclusive"),
+        )
     margin = _opt_num(pick("margin"), path, raw, f"{field}.margin", lo=0.0, hi=4.0)
     return GateSpec(
         margin=margin,
         on_inconclusive=on_inc,
-        min_pass_rate=_opt_num(pick("min_pass_rate", "min-pass-rate"), path, raw, f"{field}.min_pass_rate",
-                               lo=0.0, hi=1.0),
-        max_error_rate=_num(pick("max_error_rate", "max-error-rate"), 0.2, path, raw, f"{field}.max_error_rate",
-                            lo=0.0, hi=1.0),
+        min_pass_rate=_opt_num(
+            pick("min_pass_rate", "min-pass-rate"), path, raw, f"{field}.min_pass_rate", lo=0.0, hi=1.0
+        ),
+        max_error_rate=_num(
+            pick("max_error_rate", "max-error-rate"),
+            0.2,
+            path,
+            raw,
+            f"{field}.max_error_rate",
+            lo=0.0,
+            hi=1.0,
+        ),
         confidence=_num(pick("confidence"), 0.95, path, raw, f"{field}.confidence", lo=0.5, hi=0.999),
     )
 
@@ -221,7 +290,9 @@ def parse_metrics(raw: Any, path: str, field: str, line: int | None) -> tuple[Me
     ``args["value"]``; ``name`` and ``gate`` are options every metric accepts."""
     if not isinstance(raw, list):
         raise ConfigError("`metrics` must be a list", Location(path, line, field))
-    specs = [_parse_metric(item, path, f"{field}[{i}]", line_of(raw, i) or line) for i, item in enumerate(raw)]
+    specs = [
+        _parse_metric(item, path, f"{field}[{i}]", line_of(raw, i) or line) for i, item in enumerate(raw)
+    ]
     names = [s.name for s in specs]
     for s in specs:
         if names.count(s.name) > 1:
@@ -277,15 +348,23 @@ def _discover(
         taken.add(name)
         found.append(
             SuiteSpec(
-                name=name, prompt=p, cases=None, metrics=(), model=None, judge=defaults.judge,
-                embedding_model=defaults.embedding_model, samples=defaults.samples,
-                location=Location(p), implicit=True,
+                name=name,
+                prompt=p,
+                cases=None,
+                metrics=(),
+                model=None,
+                judge=defaults.judge,
+                embedding_model=defaults.embedding_model,
+                samples=defaults.samples,
+                location=Location(p),
+                implicit=True,
             )
         )
     return found
 
 
 # --- small typed readers that name the field on error -------------------------------------------
+
 
 def _expect_mapping(value: Any, path: str, line: int | None, field: str | None) -> None:
     if not isinstance(value, Mapping):
@@ -306,7 +385,9 @@ def _describe(value: Any) -> str:
 
 
 def _loc(path: str, data: Any, field: str) -> Location:
-    return Location(path, line_of(data, field.rsplit(".", 1)[-1]) if isinstance(data, Mapping) else None, field)
+    return Location(
+        path, line_of(data, field.rsplit(".", 1)[-1]) if isinstance(data, Mapping) else None, field
+    )
 
 
 def _is_number(v: Any) -> bool:
@@ -325,8 +406,9 @@ def _opt_str(v: Any, path: str, data: Any, field: str) -> str | None:
     return None if v is None else _str(v, "", path, data, field)
 
 
-def _num(v: Any, default: float, path: str, data: Any, field: str, lo: float | None = None,
-         hi: float | None = None) -> float:
+def _num(
+    v: Any, default: float, path: str, data: Any, field: str, lo: float | None = None, hi: float | None = None
+) -> float:
     if v is None:
         return default
     if not _is_number(v):
@@ -336,8 +418,9 @@ def _num(v: Any, default: float, path: str, data: Any, field: str, lo: float | N
     return float(v)
 
 
-def _opt_num(v: Any, path: str, data: Any, field: str, lo: float | None = None,
-             hi: float | None = None) -> float | None:
+def _opt_num(
+    v: Any, path: str, data: Any, field: str, lo: float | None = None, hi: float | None = None
+) -> float | None:
     return None if v is None else _num(v, 0.0, path, data, field, lo, hi)
 
 

@@ -25,7 +25,10 @@ or its style beyond what the criteria ask. If the answers are equally good, say 
 Reply with only a JSON object: {{"winner": "A" | "B" | "tie", "reason": "<one short sentence>"}}"""
 
 REFERENCE_RULE = "A reference answer is given; prefer the answer that agrees with it on the facts."
-RETRY_PROMPT = 'Your reply could not be read. Reply with only the JSON object {"winner": "A" | "B" | "tie", "reason": "..."}.'
+RETRY_PROMPT = (
+    "Your reply could not be read. Reply with only the JSON object "
+    '{"winner": "A" | "B" | "tie", "reason": "..."}.'
+)
 
 Complete = Callable[[ChatRequest], Awaitable[Completion]]
 
@@ -44,12 +47,16 @@ async def judge_pair(
     """Judge one sample of one case in both orders and combine the two verdicts."""
     if base_answer == head_answer:
         return PairwiseResult(sample, "tie", identical=True)
-    first = await _judge_once(complete, judge_model, task, reference, criteria, base_answer, head_answer,
-                              delimiter, "base-first")
-    second = await _judge_once(complete, judge_model, task, reference, criteria, head_answer, base_answer,
-                               delimiter, "head-first")
+    first = await _judge_once(
+        complete, judge_model, task, reference, criteria, base_answer, head_answer, delimiter, "base-first"
+    )
+    second = await _judge_once(
+        complete, judge_model, task, reference, criteria, head_answer, base_answer, delimiter, "head-first"
+    )
     judgements = (first, second)
-    errors = [j.error for j in judgements if j.error and j.winner is None and not j.error.startswith("unparseable")]
+    errors = [
+        j.error for j in judgements if j.error and j.winner is None and not j.error.startswith("unparseable")
+    ]
     if errors:
         return PairwiseResult(sample, "tie", judgements, consistent=True, error=errors[0])
     unparseable = any(j.winner is None for j in judgements)
@@ -75,8 +82,9 @@ async def _judge_once(
     # A delimiter derived from the texts (unless the caller fixed one): the texts cannot contain a
     # hash of themselves, and the same inputs give the same prompt, so judge calls stay cacheable.
     delimiter = delimiter_for(delimiter, task_text, reference or "", answer_a, answer_b)
-    system = JUDGE_SYSTEM.format(criteria=criteria, delimiter=delimiter,
-                                 reference_rule=REFERENCE_RULE if reference else "")
+    system = JUDGE_SYSTEM.format(
+        criteria=criteria, delimiter=delimiter, reference_rule=REFERENCE_RULE if reference else ""
+    )
     parts = [wrap_untrusted(task_text, delimiter, "TASK")]
     if reference:
         parts.append(wrap_untrusted(reference, delimiter, "REFERENCE"))
@@ -121,4 +129,3 @@ def _parse(reply: str) -> tuple[str, str] | None:
         return None
     reason = obj.get("reason")
     return label, strip_hidden(reason)[:500] if isinstance(reason, str) else ""
-

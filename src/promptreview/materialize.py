@@ -60,8 +60,9 @@ class PreparedSuite:
         return [v for v in (self.base, self.head) if v is not None]
 
 
-def prepare_suite(plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults,
-                  renderers: Mapping[str, Renderer]) -> PreparedSuite:
+def prepare_suite(
+    plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults, renderers: Mapping[str, Renderer]
+) -> PreparedSuite:
     """Read and render one suite for both sides; a broken file becomes a suite-level error.
 
     ``renderers`` maps "base"/"head" to the renderer of that revision, so each side's templates
@@ -73,8 +74,9 @@ def prepare_suite(plan: SuitePlan, base: Revision, head: Revision, defaults: Def
         return PreparedSuite(plan, (), (), None, None, error=str(exc))
 
 
-def _prepare(plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults,
-             renderers: Mapping[str, Renderer]) -> PreparedSuite:
+def _prepare(
+    plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults, renderers: Mapping[str, Renderer]
+) -> PreparedSuite:
     suite = plan.suite
     notes: list[str] = []
     base_prompt = _load_prompt(base, plan.base_prompt, suite.system) if plan.base_prompt else None
@@ -85,7 +87,9 @@ def _prepare(plan: SuitePlan, base: Revision, head: Revision, defaults: Defaults
     # Evaluators inside a gh-models file are part of the gate: they come from the base version.
     metrics = suite.metrics + gate_prompt.metrics
     if base_prompt and head_prompt and base_prompt.metrics != head_prompt.metrics:
-        notes.append("this change edits the prompt file's evaluators; the base version's evaluators were used")
+        notes.append(
+            "this change edits the prompt file's evaluators; the base version's evaluators were used"
+        )
     if not cases:
         raise ConfigError("the suite has no cases to run", Location(suite.cases or suite.prompt))
     all_metrics = {m.name: m for m in metrics}
@@ -107,8 +111,14 @@ def _load_prompt(rev: Revision, path: str, system: str | None) -> Prompt:
     return parse_prompt(text, path, system)
 
 
-def _choose_cases(plan: SuitePlan, base: Revision, head: Revision, base_prompt: Prompt | None,
-                  head_prompt: Prompt | None, notes: list[str]) -> tuple[Case, ...]:
+def _choose_cases(
+    plan: SuitePlan,
+    base: Revision,
+    head: Revision,
+    base_prompt: Prompt | None,
+    head_prompt: Prompt | None,
+    notes: list[str],
+) -> tuple[Case, ...]:
     """Both versions run on the head's cases, so every case pairs up. Cases that also exist at base
     keep the base's ``must_pass`` and case-level metrics: a PR cannot loosen the checks on them."""
     suite = plan.suite
@@ -136,7 +146,9 @@ def _choose_cases(plan: SuitePlan, base: Revision, head: Revision, base_prompt: 
     for c in head_cases:
         old = by_id.get(c.id)
         if old is not None and (old.must_pass != c.must_pass or old.metrics != c.metrics):
-            c = Case(c.id, c.vars, c.expected, c.label, c.feedback, c.tags, old.must_pass, old.metrics, c.location)
+            c = Case(
+                c.id, c.vars, c.expected, c.label, c.feedback, c.tags, old.must_pass, old.metrics, c.location
+            )
         out.append(c)
     return tuple(out)
 
@@ -155,8 +167,9 @@ def metric_context(case: Case) -> dict[str, Any]:
     return {**template_context(case), "expected": case.expected, "label": case.label}
 
 
-def _render_cases(prompt: Prompt, cases: tuple[Case, ...], metrics: Mapping[str, MetricSpec],
-                  renderer: Renderer) -> tuple[PreparedCase, ...]:
+def _render_cases(
+    prompt: Prompt, cases: tuple[Case, ...], metrics: Mapping[str, MetricSpec], renderer: Renderer
+) -> tuple[PreparedCase, ...]:
     jobs: list[RenderJob] = []
     for ci, case in enumerate(cases):
         if prompt.substitution == "jinja":
@@ -186,7 +199,7 @@ def _render_cases(prompt: Prompt, cases: tuple[Case, ...], metrics: Mapping[str,
         args: dict[str, dict[str, Any]] = {}
         for spec in (*metrics.values(), *case.metrics):
             rendered = dict(spec.args)
-            for key, value in spec.args.items():
+            for key in spec.args:
                 out = outcomes.get(f"{ci}:a:{spec.name}:{key}")
                 if out is not None:
                     if out.error is not None:

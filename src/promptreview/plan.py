@@ -47,8 +47,13 @@ class Plan:
         return replace(self, suites=keep)
 
 
-def make_plan(base: Revision, head: Revision, changes: ChangeSet, config_path: str | None = None,
-              all_suites: bool = False) -> Plan:
+def make_plan(
+    base: Revision,
+    head: Revision,
+    changes: ChangeSet,
+    config_path: str | None = None,
+    all_suites: bool = False,
+) -> Plan:
     """Plan the review. ``all_suites`` runs every suite (for ``/rerun`` of an unchanged PR or A/A)."""
     note = None
     try:

@@ -51,13 +51,17 @@ def _parse_chat(text: str, path: str, system: str | None) -> Prompt:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)) from None
+            raise ConfigError(
+                f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)
+            ) from None
     else:
         data = load_yaml(text, path)
     if isinstance(data, Mapping) and "messages" in data:
         data = data["messages"]
     if not isinstance(data, list) or not data:
-        raise ConfigError("a chat prompt file is a non-empty list of {role, content} messages", Location(path, 1))
+        raise ConfigError(
+            "a chat prompt file is a non-empty list of {role, content} messages", Location(path, 1)
+        )
     messages = [_message(m, path, i, data) for i, m in enumerate(data)]
     if system:
         messages.insert(0, MessageTemplate("system", system))
@@ -70,8 +74,10 @@ def _message(item: Any, path: str, i: int, parent: Any) -> MessageTemplate:
         raise ConfigError("each message is a mapping with `role` and `content`", loc)
     role = item.get("role")
     if not isinstance(role, str) or role.lower() not in ROLES:
-        raise ConfigError(f"unknown message role: {role!r} (use system, user or assistant)",
-                          Location(path, line_of(item, "role") or loc.line, f"messages[{i}].role"))
+        raise ConfigError(
+            f"unknown message role: {role!r} (use system, user or assistant)",
+            Location(path, line_of(item, "role") or loc.line, f"messages[{i}].role"),
+        )
     content = item.get("content")
     if content is None:
         content = ""
@@ -82,7 +88,11 @@ def _message(item: Any, path: str, i: int, parent: Any) -> MessageTemplate:
 
 # --- GitHub Models prompt files -----------------------------------------------------------------
 
-_GH_PARAM_TYPES = {"maxTokens": ("max_tokens", int), "temperature": ("temperature", float), "topP": ("top_p", float)}
+_GH_PARAM_TYPES = {
+    "maxTokens": ("max_tokens", int),
+    "temperature": ("temperature", float),
+    "topP": ("top_p", float),
+}
 
 
 def parse_gh_models(text: str, path: str) -> Prompt:
@@ -93,8 +103,9 @@ def parse_gh_models(text: str, path: str) -> Prompt:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError("a GitHub Models prompt file is a mapping (name, model, messages, testData...)",
-                          Location(path, 1))
+        raise ConfigError(
+            "a GitHub Models prompt file is a mapping (name, model, messages, testData...)", Location(path, 1)
+        )
 
     def loc(key: str) -> Location:
         return Location(path, line_of(data, key), key)
@@ -117,8 +128,16 @@ def parse_gh_models(text: str, path: str) -> Prompt:
         raise ConfigError("`evaluators` must be a list", loc("evaluators"))
     metrics = _gh_evaluators(raw_evals, path)
     return Prompt(
-        path=path, format="gh-models", messages=messages, substitution="gh-models", model=model,
-        params=params, cases=cases, metrics=metrics, name=name or None, description=description or None,
+        path=path,
+        format="gh-models",
+        messages=messages,
+        substitution="gh-models",
+        model=model,
+        params=params,
+        cases=cases,
+        metrics=metrics,
+        name=name or None,
+        description=description or None,
     )
 
 
@@ -126,8 +145,10 @@ def _gh_params(raw: Any, path: str, parent: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ConfigError("`modelParameters` must be a mapping", Location(path, line_of(parent, "modelParameters"),
-                                                                         "modelParameters"))
+        raise ConfigError(
+            "`modelParameters` must be a mapping",
+            Location(path, line_of(parent, "modelParameters"), "modelParameters"),
+        )
     out: dict[str, Any] = {}
     for key, (wire, kind) in _GH_PARAM_TYPES.items():
         if key not in raw or raw[key] is None:
@@ -161,15 +182,19 @@ def _gh_response_format(data: Mapping[str, Any], path: str) -> dict[str, Any]:
         return out
     where = Location(path, line_of(data, "responseFormat"), "responseFormat")
     if rf not in RESPONSE_FORMATS:
-        raise ConfigError(f"invalid responseFormat: {rf}. Must be 'text', 'json_object', or 'json_schema'", where)
+        raise ConfigError(
+            f"invalid responseFormat: {rf}. Must be 'text', 'json_object', or 'json_schema'", where
+        )
     fmt: dict[str, Any] = {"type": rf}
     if rf == "json_schema":
         if schema_obj is None:
             raise ConfigError("jsonSchema is required when responseFormat is 'json_schema'", where)
         for required in ("name", "schema"):
             if not isinstance(schema_obj, Mapping) or required not in schema_obj:
-                raise ConfigError(f"jsonSchema must contain '{required}' field",
-                                  Location(path, line_of(data, "jsonSchema"), "jsonSchema"))
+                raise ConfigError(
+                    f"jsonSchema must contain '{required}' field",
+                    Location(path, line_of(data, "jsonSchema"), "jsonSchema"),
+                )
     if schema_obj is not None:
         fmt["json_schema"] = schema_obj
     out["response_format"] = fmt
@@ -217,7 +242,9 @@ def _go_string(value: Any, where: Location) -> str:
     if value is None:
         return ""
     if isinstance(value, Mapping | list):
-        raise ConfigError(f"expected a string, got a {'mapping' if isinstance(value, Mapping) else 'list'}", where)
+        raise ConfigError(
+            f"expected a string, got a {'mapping' if isinstance(value, Mapping) else 'list'}", where
+        )
     return _go_scalar(value, where)
 
 

@@ -54,8 +54,13 @@ class ReviewOptions:
     diff_url: str | None = None
 
 
-def review(repo: Path, base_rev: str | None, head_rev: str | None, options: ReviewOptions,
-           progress: ProgressFn | None = None) -> ReviewResult:
+def review(
+    repo: Path,
+    base_rev: str | None,
+    head_rev: str | None,
+    options: ReviewOptions,
+    progress: ProgressFn | None = None,
+) -> ReviewResult:
     """Compare ``base_rev`` and ``head_rev`` (None head: the working tree). ``base_rev`` None runs
     one revision alone (``promptreview run``): every suite is head-only and judged by its floors."""
     started = time.monotonic()
@@ -82,8 +87,11 @@ def _single_revision_plan(rev: Revision, options: ReviewOptions) -> Plan:
     from promptreview.config import load_config
 
     config = load_config(rev, options.config_path)
-    suites = tuple(SuitePlan(s, "added", None, s.prompt, ("run",)) for s in config.suites
-                   if rev.read(s.prompt) is not None)
+    suites = tuple(
+        SuitePlan(s, "added", None, s.prompt, ("run",))
+        for s in config.suites
+        if rev.read(s.prompt) is not None
+    )
     return Plan(suites, (), ChangeSet(()), config)
 
 
@@ -94,8 +102,12 @@ def _apply_overrides(plan: Plan, options: ReviewOptions) -> Plan:
     suites = []
     for sp in plan.suites:
         s = sp.suite
-        s = replace(s, model=options.model or s.model, judge=options.judge or s.judge,
-                    samples=options.samples or s.samples)
+        s = replace(
+            s,
+            model=options.model or s.model,
+            judge=options.judge or s.judge,
+            samples=options.samples or s.samples,
+        )
         suites.append(replace(sp, suite=s))
     return replace(plan, suites=tuple(suites))
 
@@ -128,8 +140,15 @@ def _shard(p: PreparedSuite, i: int, n: int) -> PreparedSuite:
     return replace(p, cases=tuple(p.cases[ci] for ci in keep), base=cut(p.base), head=cut(p.head))  # type: ignore[arg-type]
 
 
-async def _evaluate(plan: Plan, prepared: list[PreparedSuite], base: Revision, head: Revision,
-                    options: ReviewOptions, progress: ProgressFn | None, single: bool) -> ReviewResult:
+async def _evaluate(
+    plan: Plan,
+    prepared: list[PreparedSuite],
+    base: Revision,
+    head: Revision,
+    options: ReviewOptions,
+    progress: ProgressFn | None,
+    single: bool,
+) -> ReviewResult:
     from promptreview.models.client import open_client
 
     defaults = plan.config.defaults
@@ -141,8 +160,10 @@ async def _evaluate(plan: Plan, prepared: list[PreparedSuite], base: Revision, h
         budget = options.max_calls or defaults.max_calls
         if budget is not None and planned - hits > budget:
             raise BudgetExceeded(
-                f"this review would make about {planned - hits} model calls ({planned} planned, {hits} cached), "
-                f"over the max-calls budget of {budget}; raise max-calls or narrow the run (/rerun SUITE, --shard)")
+                f"this review would make about {planned - hits} model calls "
+                f"({planned} planned, {hits} cached), over the max-calls budget of {budget}; "
+                "raise max-calls or narrow the run (/rerun SUITE, --shard)"
+            )
         done = 0
 
         def tick(n: int) -> None:
@@ -164,24 +185,43 @@ async def _evaluate(plan: Plan, prepared: list[PreparedSuite], base: Revision, h
             comparisons = await _compare(p, scored, client.complete, delimiter)
             head_only = p.base is None
             summaries, pairwise, ev = summarize(
-                p.name, comparisons, p.plan.suite.gate, head_only, p.plan.suite.compare and not single,
-                min_pass_rate_default=1.0 if single else None)
+                p.name,
+                comparisons,
+                p.plan.suite.gate,
+                head_only,
+                p.plan.suite.compare and not single,
+                min_pass_rate_default=1.0 if single else None,
+            )
             evidence.append(ev)
             suites.append(_suite_result(p, comparisons, summaries, pairwise))
         usage = Usage(
-            base=client.stats_for("answer", "base"), head=client.stats_for("answer", "head"),
-            judge=client.stats_for("judge", None), planned_calls=planned, cache_hits=hits,
+            base=client.stats_for("answer", "base"),
+            head=client.stats_for("answer", "head"),
+            judge=client.stats_for("judge", None),
+            planned_calls=planned,
+            cache_hits=hits,
             priced=client.priced,
         )
     verdict = decide(evidence)
     suites = [replace(s, verdict=v) for s, v in zip(suites, verdict.suites, strict=True)]
     return ReviewResult(
-        repo=options.repo_name, base_label=base.label if not single else "", base_sha=None if single else base.rev,
-        head_label=head.label, head_sha=None if head.is_worktree else head.rev,
-        config_path=plan.config.path, config_rev=None if single else base.rev,
-        suites=tuple(suites), verdict=verdict, changes=plan.changes.changes, unaffected=plan.unaffected,
-        usage=usage, duration_s=0.0, notes=tuple(n for n in (plan.config_note,) if n),
-        pr_number=options.pr_number, run_url=options.run_url, diff_url=options.diff_url,
+        repo=options.repo_name,
+        base_label=base.label if not single else "",
+        base_sha=None if single else base.rev,
+        head_label=head.label,
+        head_sha=None if head.is_worktree else head.rev,
+        config_path=plan.config.path,
+        config_rev=None if single else base.rev,
+        suites=tuple(suites),
+        verdict=verdict,
+        changes=plan.changes.changes,
+        unaffected=plan.unaffected,
+        usage=usage,
+        duration_s=0.0,
+        notes=tuple(n for n in (plan.config_note,) if n),
+        pr_number=options.pr_number,
+        run_url=options.run_url,
+        diff_url=options.diff_url,
         shard=f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
     )
 
@@ -203,8 +243,9 @@ def _planned_calls(suites: Sequence[PreparedSuite], slots: Sequence[object]) -> 
     return total
 
 
-async def _compare(p: PreparedSuite, scored: dict[str, tuple[CaseResult, ...]], complete: object,
-                   delimiter: str) -> list[CaseComparison]:
+async def _compare(
+    p: PreparedSuite, scored: dict[str, tuple[CaseResult, ...]], complete: object, delimiter: str
+) -> list[CaseComparison]:
     base_results = scored.get("base")
     head_results = scored.get("head")
     suite = p.plan.suite
@@ -218,16 +259,35 @@ async def _compare(p: PreparedSuite, scored: dict[str, tuple[CaseResult, ...]], 
             jobs = []
             for bs, hs in zip(b.samples, h.samples, strict=True):
                 if bs.answer.ok and hs.answer.ok:
-                    jobs.append(judge_pair(complete, suite.judge, hs.answer.messages, case.expected,  # type: ignore[arg-type]
-                                           suite.compare_criteria, bs.answer.text or "", hs.answer.text or "",
-                                           delimiter, bs.answer.sample))
+                    jobs.append(
+                        judge_pair(
+                            complete,
+                            suite.judge,
+                            hs.answer.messages,
+                            case.expected,  # type: ignore[arg-type]
+                            suite.compare_criteria,
+                            bs.answer.text or "",
+                            hs.answer.text or "",
+                            delimiter,
+                            bs.answer.sample,
+                        )
+                    )
             pairwise = list(await asyncio.gather(*jobs))
         bv, hv = case_values(b), case_values(h)
         pw = CaseComparison(case.id, b, h, tuple(pairwise)).pairwise_score
         change, moved = classify(bv, hv, pw, h is not None and h.errored, b is not None and b.errored)
         loc = case.location
-        return CaseComparison(case.id, b, h, tuple(pairwise), change, moved,
-                              loc.file if loc else None, loc.line if loc else None, case.must_pass)
+        return CaseComparison(
+            case.id,
+            b,
+            h,
+            tuple(pairwise),
+            change,
+            moved,
+            loc.file if loc else None,
+            loc.line if loc else None,
+            case.must_pass,
+        )
 
     out = list(await asyncio.gather(*(one(ci) for ci in range(len(p.cases)))))
     return out
@@ -238,20 +298,37 @@ def _errored_suite(p: PreparedSuite) -> SuiteResult:
 
     sp = p.plan
     return SuiteResult(
-        name=p.name, status=sp.status, reasons=sp.reasons, base_prompt=sp.base_prompt, head_prompt=sp.head_prompt,
-        prompt_format="unknown", model_base=None, model_head=None, cases_total=0, cases=(), metrics=(),
-        pairwise=PairwiseSummary(), verdict=None,  # type: ignore[arg-type]  # filled in after decide()
-        notes=p.notes, definition_changes=sp.definition_changes, error=p.error,
+        name=p.name,
+        status=sp.status,
+        reasons=sp.reasons,
+        base_prompt=sp.base_prompt,
+        head_prompt=sp.head_prompt,
+        prompt_format="unknown",
+        model_base=None,
+        model_head=None,
+        cases_total=0,
+        cases=(),
+        metrics=(),
+        pairwise=PairwiseSummary(),
+        verdict=None,  # type: ignore[arg-type]  # filled in after decide()
+        notes=p.notes,
+        definition_changes=sp.definition_changes,
+        error=p.error,
     )
 
 
-def _suite_result(p: PreparedSuite, comparisons: list[CaseComparison], summaries: tuple[object, ...],
-                  pairwise: object) -> SuiteResult:
+def _suite_result(
+    p: PreparedSuite, comparisons: list[CaseComparison], summaries: tuple[object, ...], pairwise: object
+) -> SuiteResult:
     sp = p.plan
     notes = list(p.notes)
     if sp.definition_changes:
-        notes.insert(0, "this change edits the suite's definition (" + "; ".join(sp.definition_changes)
-                     + "); the base revision's definition was used")
+        notes.insert(
+            0,
+            "this change edits the suite's definition ("
+            + "; ".join(sp.definition_changes)
+            + "); the base revision's definition was used",
+        )
     errors_by_kind: dict[str, int] = {}
     errs = {"base": 0, "head": 0}
     for c in comparisons:
@@ -265,11 +342,22 @@ def _suite_result(p: PreparedSuite, comparisons: list[CaseComparison], summaries
                     errors_by_kind[kind] = errors_by_kind.get(kind, 0) + 1
     fmt = (p.head or p.base).prompt.format  # type: ignore[union-attr]
     return SuiteResult(
-        name=p.name, status=sp.status, reasons=sp.reasons, base_prompt=sp.base_prompt, head_prompt=sp.head_prompt,
-        prompt_format=fmt, model_base=p.base.model if p.base else None, model_head=p.head.model if p.head else None,
-        cases_total=len(comparisons), cases=tuple(comparisons), metrics=summaries,  # type: ignore[arg-type]
-        pairwise=pairwise, verdict=None,  # type: ignore[arg-type]
-        errors_base=errs["base"], errors_head=errs["head"], errors_by_kind=errors_by_kind, notes=tuple(notes),
+        name=p.name,
+        status=sp.status,
+        reasons=sp.reasons,
+        base_prompt=sp.base_prompt,
+        head_prompt=sp.head_prompt,
+        prompt_format=fmt,
+        model_base=p.base.model if p.base else None,
+        model_head=p.head.model if p.head else None,
+        cases_total=len(comparisons),
+        cases=tuple(comparisons),
+        metrics=summaries,  # type: ignore[arg-type]
+        pairwise=pairwise,
+        verdict=None,  # type: ignore[arg-type]
+        errors_base=errs["base"],
+        errors_head=errs["head"],
+        errors_by_kind=errors_by_kind,
+        notes=tuple(notes),
         definition_changes=sp.definition_changes,
     )
-

@@ -29,7 +29,9 @@ class MetricSummary:
     base_mean_grade: float | None = None
     head_mean_grade: float | None = None
     errors: int = 0
-    label_counts: dict[str, dict[str, int]] | None = None  # label -> {"base": correct, "head": correct, "total": n}
+    label_counts: dict[str, dict[str, int]] | None = (
+        None  # label -> {"base": correct, "head": correct, "total": n}
+    )
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ def git(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
         raise GitError("git is not installed; promptreview reads revisions with git") from exc
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {' '.join(args[:2])} failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
+        raise GitError(
+            f"git {' '.join(args[:2])} failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}"
+        )
     return proc.stdout
 
 

@@ -38,7 +38,9 @@ def plan_calls(suites: Sequence[PreparedSuite]) -> list[CallSlot]:
                 for k in range(samples):
                     req = None
                     if pc.error is None:
-                        req = ChatRequest.make(v.model, pc.messages, dict(v.params), sample=k, purpose="answer")
+                        req = ChatRequest.make(
+                            v.model, pc.messages, dict(v.params), sample=k, purpose="answer"
+                        )
                     slots.append(CallSlot(s.name, v.name, ci, k, req))
     return slots
 
@@ -60,7 +62,9 @@ async def run_calls(
         version = _version(by_name[slot.suite], slot.version)
         pc = version.cases[slot.case_index]
         if slot.request is None:
-            answer = Answer(pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="template")
+            answer = Answer(
+                pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="template"
+            )
         else:
             completion = await complete(slot.request, tag=slot.version)
             answer = _answer(pc.case.id, slot, completion, version)
@@ -89,6 +93,12 @@ def _answer(case_id: str, slot: CallSlot, c: Completion, version: PreparedVersio
         # gh-models trims the response before any evaluator sees it (FORMAT.md §4).
         c = dataclasses.replace(c, text=(c.text or "").strip())
     if not c.ok:
-        return Answer(case_id, slot.sample, slot.request.messages, c, error=c.error or "no answer",
-                      error_kind=c.error_kind or "invalid_response")
+        return Answer(
+            case_id,
+            slot.sample,
+            slot.request.messages,
+            c,
+            error=c.error or "no answer",
+            error_kind=c.error_kind or "invalid_response",
+        )
     return Answer(case_id, slot.sample, slot.request.messages, c)

@@ -30,9 +30,16 @@ async def score_suite(
     for version in suite.versions():
         per_case = answers[(suite.name, version.name)]
         tasks = [
-            _score_case(suite, version, pc, per_case[ci],
-                        base_answers[ci] if base_answers and version.name == "head" else None,
-                        llm, read_base_file, delimiter)
+            _score_case(
+                suite,
+                version,
+                pc,
+                per_case[ci],
+                base_answers[ci] if base_answers and version.name == "head" else None,
+                llm,
+                read_base_file,
+                delimiter,
+            )
             for ci, pc in enumerate(version.cases)
         ]
         out[version.name] = tuple(await asyncio.gather(*tasks))
@@ -59,9 +66,12 @@ async def _score_case(
         if not answer.ok:
             results.append(SampleResult(answer))
             continue
-        scored = await asyncio.gather(*(
-            _score_metric(suite, pc, spec, answer, base_text, llm, read_base_file, delimiter) for spec in specs
-        ))
+        scored = await asyncio.gather(
+            *(
+                _score_metric(suite, pc, spec, answer, base_text, llm, read_base_file, delimiter)
+                for spec in specs
+            )
+        )
         results.append(SampleResult(answer, tuple(scored)))
     return CaseResult(pc.case.id, tuple(results))
 
@@ -80,10 +90,18 @@ async def _score_metric(
     kind = registry.get(spec.kind).kind
     missing = _missing_case_data(spec, pc.case, args)
     if missing:
-        return MetricResult(spec.name, 0.0, False, kind=kind, gate=spec.gate, skipped=f"case has no {missing}")
+        return MetricResult(
+            spec.name, 0.0, False, kind=kind, gate=spec.gate, skipped=f"case has no {missing}"
+        )
     if "__error__" in args:
-        return MetricResult(spec.name, 0.0, False, kind=kind, gate=spec.gate,
-                            error=f"metric argument did not render: {args['__error__']}")
+        return MetricResult(
+            spec.name,
+            0.0,
+            False,
+            kind=kind,
+            gate=spec.gate,
+            error=f"metric argument did not render: {args['__error__']}",
+        )
     ctx = MetricContext(
         case=pc.case,
         answer=answer.text or "",

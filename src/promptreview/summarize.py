@@ -56,7 +56,9 @@ def case_values(result: CaseResult | None) -> CaseValues | None:
         if ok_sample:
             passes.append(1.0 if all_pass else 0.0)
     return CaseValues(
-        {k: sum(v) / len(v) for k, v in sums.items()}, kinds, gates,
+        {k: sum(v) / len(v) for k, v in sums.items()},
+        kinds,
+        gates,
         sum(passes) / len(passes) if passes else None,
     )
 
@@ -75,8 +77,13 @@ def _value(m: MetricResult) -> float:
     return float(m.score)
 
 
-def classify(comparison_base: CaseValues | None, comparison_head: CaseValues | None,
-             pairwise: float | None, head_errored: bool, base_errored: bool) -> tuple[CaseChange, tuple[str, ...]]:
+def classify(
+    comparison_base: CaseValues | None,
+    comparison_head: CaseValues | None,
+    pairwise: float | None,
+    head_errored: bool,
+    base_errored: bool,
+) -> tuple[CaseChange, tuple[str, ...]]:
     """Is this case a regression, an improvement, the same, an error, or new?"""
     if comparison_base is None:
         return "new", ()
@@ -107,8 +114,11 @@ def classify(comparison_base: CaseValues | None, comparison_head: CaseValues | N
 
 def severity(c: CaseComparison) -> float:
     """Sort key: worst regression first."""
-    return (c.pairwise_score or 0.0) + (-2.0 if c.change == "regressed" else 0.0) + (
-        2.0 if c.change == "improved" else 0.0)
+    return (
+        (c.pairwise_score or 0.0)
+        + (-2.0 if c.change == "regressed" else 0.0)
+        + (2.0 if c.change == "improved" else 0.0)
+    )
 
 
 def summarize(
@@ -138,22 +148,36 @@ def summarize(
     for name, (kind, gated) in names.items():
         b = [v.metrics.get(name) if v else None for v in base_vals]
         h = [v.metrics.get(name) if v else None for v in head_vals]
-        errors = sum(1 for c in cases for side in (c.base, c.head) if side for s in side.samples
-                     for m in s.metrics if m.metric == name and m.error)
-        summaries.append(_summary(name, kind, gated and kind != "signal", b, h, head_only, errors,
-                                  _labels(cases, name)))
+        errors = sum(
+            1
+            for c in cases
+            for side in (c.base, c.head)
+            if side
+            for s in side.samples
+            for m in s.metrics
+            if m.metric == name and m.error
+        )
+        summaries.append(
+            _summary(name, kind, gated and kind != "signal", b, h, head_only, errors, _labels(cases, name))
+        )
         if kind != "signal" and len([m for m in names.values() if m[0] != "signal"]) > 1:
             paired.append(_paired(name, kind, gated, b, h))
 
     pw = _pairwise_summary(cases)
     if compare_enabled and not head_only:
         outcomes = [c.pairwise_score for c in cases if c.pairwise_score is not None]
-        paired.append(PairedMetric(PAIRWISE, "pairwise", tuple(0.0 for _ in outcomes), tuple(outcomes),
-                                   gate=True, margin=None))
+        paired.append(
+            PairedMetric(
+                PAIRWISE, "pairwise", tuple(0.0 for _ in outcomes), tuple(outcomes), gate=True, margin=None
+            )
+        )
     n_total = len(cases)
     n_errors = sum(1 for c in cases if c.change == "error")
-    must_fail = tuple(c.case_id for c, hv in zip(cases, head_vals, strict=True)
-                      if c.must_pass and hv is not None and hv.passed is not None and hv.passed < 1.0)
+    must_fail = tuple(
+        c.case_id
+        for c, hv in zip(cases, head_vals, strict=True)
+        if c.must_pass and hv is not None and hv.passed is not None and hv.passed < 1.0
+    )
     head_rate = _rate(h_pass)
     evidence = SuiteEvidence(
         suite=suite,
@@ -174,8 +198,13 @@ def summarize(
 def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None]) -> PairedMetric:
     """Per-metric margins stay None: the verdict scales the suite's margin to each metric's units."""
     pairs = [(x, y) for x, y in zip(b, h, strict=True) if x is not None and y is not None]
-    return PairedMetric(name, kind, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs),  # type: ignore[arg-type]
-                        gate=gated)
+    return PairedMetric(
+        name,
+        kind,
+        tuple(p[0] for p in pairs),
+        tuple(p[1] for p in pairs),  # type: ignore[arg-type]
+        gate=gated,
+    )
 
 
 def _rate(values: list[float | None]) -> float | None:
@@ -183,8 +212,16 @@ def _rate(values: list[float | None]) -> float | None:
     return sum(got) / len(got) if got else None
 
 
-def _summary(name: str, kind: str, gate: bool, b: list[float | None], h: list[float | None], head_only: bool,
-             errors: int = 0, labels: dict[str, dict[str, int]] | None = None) -> MetricSummary:
+def _summary(
+    name: str,
+    kind: str,
+    gate: bool,
+    b: list[float | None],
+    h: list[float | None],
+    head_only: bool,
+    errors: int = 0,
+    labels: dict[str, dict[str, int]] | None = None,
+) -> MetricSummary:
     if head_only:
         n = sum(1 for y in h if y is not None)
         rate = _rate(h)
@@ -195,11 +232,21 @@ def _summary(name: str, kind: str, gate: bool, b: list[float | None], h: list[fl
     base_rate = sum(p[0] for p in pairs) / len(pairs) if pairs else None
     head_rate = sum(p[1] for p in pairs) / len(pairs) if pairs else None
     if kind == "grade5":
-        return MetricSummary(name, kind, gate, len(pairs),
-                             None if base_rate is None else (base_rate - 1) / 4,
-                             None if head_rate is None else (head_rate - 1) / 4,
-                             base_rate, head_rate, errors, labels)
-    return MetricSummary(name, kind, gate, len(pairs), base_rate, head_rate, errors=errors, label_counts=labels)
+        return MetricSummary(
+            name,
+            kind,
+            gate,
+            len(pairs),
+            None if base_rate is None else (base_rate - 1) / 4,
+            None if head_rate is None else (head_rate - 1) / 4,
+            base_rate,
+            head_rate,
+            errors,
+            labels,
+        )
+    return MetricSummary(
+        name, kind, gate, len(pairs), base_rate, head_rate, errors=errors, label_counts=labels
+    )
 
 
 def _labels(cases: Sequence[CaseComparison], metric: str) -> dict[str, dict[str, int]] | None:
@@ -230,7 +277,7 @@ def _expected_label(m: MetricResult) -> str:
     # The label metric's reason starts with the expected label ("expected X, got Y").
     reason = m.reason or ""
     if reason.startswith("expected "):
-        return reason[len("expected "):].split(",", 1)[0].strip().strip("'\"`")
+        return reason[len("expected ") :].split(",", 1)[0].strip().strip("'\"`")
     return m.label or "?"
 
 
@@ -248,7 +295,8 @@ def _pairwise_summary(cases: Sequence[CaseComparison]) -> PairwiseSummary:
         else:
             judged += 1
             consistent += sum(1 for p in c.pairwise if p.consistent and not p.identical) / max(
-                1, sum(1 for p in c.pairwise if not p.identical))
+                1, sum(1 for p in c.pairwise if not p.identical)
+            )
         unparseable += sum(1 for p in c.pairwise if p.unparseable)
         if score > 0:
             wins += 1
@@ -256,5 +304,6 @@ def _pairwise_summary(cases: Sequence[CaseComparison]) -> PairwiseSummary:
             losses += 1
         else:
             ties += 1
-    return PairwiseSummary(wins, ties, losses, judged, identical,
-                           consistent / judged if judged else None, unparseable, errors)
+    return PairwiseSummary(
+        wins, ties, losses, judged, identical, consistent / judged if judged else None, unparseable, errors
+    )

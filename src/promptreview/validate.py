@@ -58,5 +58,6 @@ def validate_repo(repo: Path, rev: str | None, config_path: str | None) -> tuple
         n_cases += len(cases)
     where = config.path or "no promptreview.yml (GitHub Models prompt files only)"
     summary = f"{len(config.suites)} suite(s), {n_cases} case(s) checked from {where}: " + (
-        "ok" if not problems else f"{len(problems)} problem(s)")
+        "ok" if not problems else f"{len(problems)} problem(s)"
+    )
     return problems, summary
