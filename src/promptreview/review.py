@@ -360,4 +360,6 @@ def _suite_result(
         errors_by_kind=errors_by_kind,
         notes=tuple(notes),
         definition_changes=sp.definition_changes,
+        gate=sp.suite.gate,
+        compare_enabled=sp.suite.compare,
     )

@@ -13,6 +13,7 @@ from promptreview.changes import Change
 from promptreview.models.types import CallStats
 from promptreview.plan import SuiteStatus
 from promptreview.results import CaseComparison
+from promptreview.suite import GateSpec
 from promptreview.verdict import ReviewVerdict, SuiteVerdict
 
 
@@ -67,6 +68,8 @@ class SuiteResult:
     notes: tuple[str, ...] = ()  # plain sentences: "the PR changes this suite's gate; base's gate used"
     definition_changes: tuple[str, ...] = ()
     error: str | None = None  # the suite could not run at all (broken prompt file...)
+    gate: GateSpec = field(default_factory=GateSpec)  # the gate used (base's), for merge to recompute
+    compare_enabled: bool = True
 
 
 @dataclass(frozen=True)
