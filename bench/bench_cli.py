@@ -63,7 +63,8 @@ def main() -> None:
         cached = _time(cmd, env, 5)
         print(f"first run of 400 cases: {first:.3f} s ({calls} model calls)")
         print(
-            f"fully cached re-run of 400 cases: best {min(cached):.3f} s, median {statistics.median(cached):.3f} s "
+            f"fully cached re-run of 400 cases: best {min(cached):.3f} s, "
+            f"median {statistics.median(cached):.3f} s "
             f"({server.count() - calls} model calls)"
         )
 

@@ -1,18 +1,28 @@
-"""Shared pytest setup: make ``src/`` and ``tests/`` importable, and shared fixtures.
+"""Shared pytest fixtures: the loopback servers, one fresh instance per test.
 
-``src`` goes on ``sys.path`` only when the package is not installed, so ``pytest`` works in a fresh
-checkout and still tests the installed package when there is one (``pip install -e .``).
+``src`` and ``tests`` are importable through ``pythonpath`` in pyproject.toml (and pytest's
+rootdir handling), so ``from servers.github_server import ...`` and ``import promptreview`` work.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Iterator
 
-TESTS = Path(__file__).resolve().parent
-SRC = TESTS.parent / "src"
+import pytest
 
-for _path in (TESTS, SRC if importlib.util.find_spec("promptreview") is None else None):
-    if _path is not None and str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from servers.github_server import GitHubServer, running_github_server
+from servers.openai_server import OpenAIServer
+
+
+@pytest.fixture
+def fake_github() -> Iterator[GitHubServer]:
+    """A loopback GitHub; the test fails if any request or answer broke GitHub's contract."""
+    with running_github_server() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[OpenAIServer]:
+    """A loopback OpenAI-compatible endpoint with a little latency, like a real one."""
+    with OpenAIServer(latency_ms=2) as server:
+        yield server

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import http.client
 import json
 import re
 import threading
@@ -35,7 +36,10 @@ from github import Auth, Github, GithubException
 from servers.github_server import (
     ACTIONS_BOT_LOGIN,
     ACTIONS_TOKEN,
+    COMMENT_BODY_LIMIT,
     FORK_TOKEN,
+    STATUS_CONTEXT_LIMIT,
+    STATUS_DESCRIPTION_LIMIT,
     USER_TOKEN,
     GitHubServer,
     RecordedRequest,
@@ -43,7 +47,6 @@ from servers.github_server import (
     running_github_server,
 )
 from servers.openapi_contract import find_subset_file, load_contract, to_json_schema
-
 
 REPLAY_DIR = find_subset_file().parent / "pygithub-replay"
 # IssueComment.setUp was recorded by a repository admin; GitHub shows these to admins only,
@@ -157,7 +160,9 @@ def sent_like(server: GitHubServer, recorded: Exchange) -> RecordedRequest:
         if same_route and tuple(sorted(ours.query.items())) == recorded.query:
             return ours
     sent = [(r.method, r.path, r.query) for r in server.requests]
-    raise AssertionError(f"PyGithub never sent {recorded.verb} {recorded.path}?{recorded.query}; it sent {sent}")
+    raise AssertionError(
+        f"PyGithub never sent {recorded.verb} {recorded.path}?{recorded.query}; it sent {sent}"
+    )
 
 
 def top_level_keys(body: Any) -> set[str]:
@@ -198,7 +203,11 @@ def test_replay_get_repo(server: GitHubServer) -> None:
     server.set_permission("PyGithub/PyGithub", "EnricoMi", "admin")
     repo = client(server, "ghp_maintainer").get_repo("PyGithub/PyGithub")
     assert_replays(server, recording("Repository.setUp.txt")[0])
-    assert (repo.full_name, repo.owner.type, repo.permissions.admin) == ("PyGithub/PyGithub", "Organization", True)
+    assert (repo.full_name, repo.owner.type, repo.permissions.admin) == (
+        "PyGithub/PyGithub",
+        "Organization",
+        True,
+    )
 
 
 def test_replay_get_pull_whose_fork_was_deleted(server: GitHubServer) -> None:
@@ -278,7 +287,9 @@ def test_replay_get_tree_by_commit_sha(server: GitHubServer) -> None:
     recorded = recording("GitRef.testExample.txt")[2]
     commit_sha = recorded.path.rsplit("/", 1)[1]
     top = recorded.response["tree"]
-    files = {e["path"] if e["type"] == "blob" else f"{e['path']}/x": "x\n" for e in top if e["type"] != "commit"}
+    files = {
+        e["path"] if e["type"] == "blob" else f"{e['path']}/x": "x\n" for e in top if e["type"] != "commit"
+    }
     server.add_repo("EnricoMi/PyGithub")
     server.add_commit("EnricoMi/PyGithub", files, sha=commit_sha)
     tree = client(server).get_repo("EnricoMi/PyGithub").get_git_tree(commit_sha)
@@ -321,7 +332,12 @@ def test_replay_reversed_comment_pages(server: GitHubServer) -> None:
 def test_replay_create_issue_comment(server: GitHubServer) -> None:
     recorded = recording("PullRequest.testCreateIssueComment.txt")[0]
     server.open_pull_request("PyGithub/PyGithub", base_files={"a": "1"}, head_changes={"a": "2"}, number=31)
-    comment = client(server).get_repo("PyGithub/PyGithub").get_pull(31).create_issue_comment(recorded.request_body["body"])
+    comment = (
+        client(server)
+        .get_repo("PyGithub/PyGithub")
+        .get_pull(31)
+        .create_issue_comment(recorded.request_body["body"])
+    )
     ours = assert_replays(server, recorded)
     assert ours.response_headers["Location"] == comment.url
     assert [(c.body, c.user) for c in server.comments("PyGithub/PyGithub", 31)] == [
@@ -392,7 +408,10 @@ def test_replay_combined_status(server: GitHubServer) -> None:
         commit.create_status(posted["state"], posted["target_url"], posted["description"], posted["context"])
     combined = commit.get_combined_status()
     assert_replays(server, recorded)
-    assert (combined.state, combined.total_count) == (recorded.response["state"], recorded.response["total_count"])
+    assert (combined.state, combined.total_count) == (
+        recorded.response["state"],
+        recorded.response["total_count"],
+    )
 
 
 def _check_run_arguments(body: dict[str, Any]) -> dict[str, Any]:
@@ -403,7 +422,9 @@ def _check_run_arguments(body: dict[str, Any]) -> dict[str, Any]:
 def test_replay_create_completed_check_run(server: GitHubServer) -> None:
     recorded = recording("CheckRun.testCreateCheckRunCompleted.txt")[0]
     server.add_repo("dhruvmanila/pygithub-testing")
-    server.add_commit("dhruvmanila/pygithub-testing", {"README.md": "banaas\n"}, sha=recorded.request_body["head_sha"])
+    server.add_commit(
+        "dhruvmanila/pygithub-testing", {"README.md": "banaas\n"}, sha=recorded.request_body["head_sha"]
+    )
     repo = client(server).get_repo("dhruvmanila/pygithub-testing")
     run = repo.create_check_run(**_check_run_arguments(recorded.request_body))
     assert_replays(server, recorded)
@@ -418,14 +439,24 @@ def test_replay_create_completed_check_run(server: GitHubServer) -> None:
 def test_replay_create_then_complete_check_run(server: GitHubServer) -> None:
     create, update = recording("CheckRun.testCreateCheckRunInProgress.txt")
     server.add_repo("dhruvmanila/pygithub-testing")
-    server.add_commit("dhruvmanila/pygithub-testing", {"README.md": "x\n"}, sha=create.request_body["head_sha"])
-    run = client(server).get_repo("dhruvmanila/pygithub-testing").create_check_run(**_check_run_arguments(create.request_body))
+    server.add_commit(
+        "dhruvmanila/pygithub-testing", {"README.md": "x\n"}, sha=create.request_body["head_sha"]
+    )
+    run = (
+        client(server)
+        .get_repo("dhruvmanila/pygithub-testing")
+        .create_check_run(**_check_run_arguments(create.request_body))
+    )
     assert run.status == "in_progress"
     run.edit(**update.request_body)
     assert_replays(server, create)
     assert_replays(server, update)
     [stored] = server.check_runs("dhruvmanila/pygithub-testing", name="basic_check_run")
-    assert (stored.status, stored.conclusion, stored.output_summary) == ("completed", "success", "Test summary")
+    assert (stored.status, stored.conclusion, stored.output_summary) == (
+        "completed",
+        "success",
+        "Test summary",
+    )
 
 
 def test_replay_collaborator_permission(server: GitHubServer) -> None:
@@ -471,7 +502,9 @@ def test_replay_unknown_repository(server: GitHubServer) -> None:
 def test_replay_api_version_header(server: GitHubServer) -> None:
     server.add_repo("PyGithub/PyGithub")
     response = raw(server, "GET", "/repos/PyGithub/PyGithub", headers={"X-GitHub-Api-Version": "2026-03-10"})
-    recorded = {e.response_headers["x-github-api-version-selected"] for e in recording("Requester.testApiVersion.txt")}
+    recorded = {
+        e.response_headers["x-github-api-version-selected"] for e in recording("Requester.testApiVersion.txt")
+    }
     assert recorded == {response.headers["x-github-api-version-selected"]}
 
 
@@ -488,7 +521,11 @@ STALE_EXAMPLES = {
     ("GET /repos/{owner}/{repo}/pulls/{pull_number}", 200, "default"): {
         "requested_teams/0: 'type' is a required property",
     },
-    ("GET /repos/{owner}/{repo}/collaborators/{username}/permission", 200, "response-if-user-has-admin-permissions"): {
+    (
+        "GET /repos/{owner}/{repo}/collaborators/{username}/permission",
+        200,
+        "response-if-user-has-admin-permissions",
+    ): {
         "user: 'role_name' is a required property",
     },
 }
@@ -511,7 +548,9 @@ def test_every_documented_example_validates_against_its_own_schema(key: str, sta
 
 
 def test_nullable_becomes_a_null_type_and_enum_member() -> None:
-    schema = to_json_schema({"type": "string", "enum": ["a", "b"], "nullable": True, "example": "a", "x-foo": 1})
+    schema = to_json_schema(
+        {"type": "string", "enum": ["a", "b"], "nullable": True, "example": "a", "x-foo": 1}
+    )
     assert schema == {"type": ["string", "null"], "enum": ["a", "b", None]}
     jsonschema.Draft7Validator(schema).validate(None)
     wrapped = to_json_schema({"properties": {"x": {"type": "integer"}}, "nullable": True})
@@ -526,6 +565,26 @@ def test_the_subset_is_parsed_once_and_validators_compiled_once() -> None:
     schema = operation.request_schema()
     assert first.contract.validator_for((operation.key, "request"), schema) is second.contract.validator_for(
         (operation.key, "request"), schema
+    )
+
+
+def test_limits_outside_the_spec_match_the_curated_evidence() -> None:
+    """The 65536/140/255 limits are not in GitHub's schema; they come from the subset's ``limits``."""
+    external = {
+        (item["operation"], item["field"]): item["limit"] for item in load_contract().limits["external"]
+    }
+    comments = (
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments; "
+        "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"
+    )
+    assert external[(comments, "body")] == f"{COMMENT_BODY_LIMIT} characters"
+    assert (
+        external[("POST /repos/{owner}/{repo}/statuses/{sha}", "description")]
+        == f"{STATUS_DESCRIPTION_LIMIT} characters"
+    )
+    assert (
+        external[("POST /repos/{owner}/{repo}/statuses/{sha}", "context")]
+        == f"{STATUS_CONTEXT_LIMIT} characters"
     )
 
 
@@ -554,7 +613,10 @@ def test_pull_request_shows_head_base_and_changed_files(server: GitHubServer, pr
 def test_file_contents_differ_between_base_and_head(server: GitHubServer, pr: int) -> None:
     repo = client(server).get_repo(REPO)
     pull = repo.get_pull(pr)
-    read = {ref: repo.get_contents("prompts/support.md.j2", ref=ref).decoded_content for ref in ("main", pull.head.sha)}
+    read = {
+        ref: repo.get_contents("prompts/support.md.j2", ref=ref).decoded_content
+        for ref in ("main", pull.head.sha)
+    }
     assert read == {"main": b"Answer {{ q }}\n", pull.head.sha: b"Answer {{ q }} politely\n"}
     tree = repo.get_git_tree(pull.head.sha, recursive=True)
     blobs = {e.path: e.sha for e in tree.tree if e.type == "blob"}
@@ -568,7 +630,10 @@ def test_missing_file_and_unknown_ref_answer_404(server: GitHubServer, pr: int) 
         repo.get_contents("prompts/missing.txt")
     with pytest.raises(GithubException) as unknown_ref:
         repo.get_contents("prompts/support.md.j2", ref="no-such-branch")
-    assert (unknown_ref.value.status, unknown_ref.value.data["message"]) == (404, "No commit found for the ref no-such-branch")
+    assert (unknown_ref.value.status, unknown_ref.value.data["message"]) == (
+        404,
+        "No commit found for the ref no-such-branch",
+    )
 
 
 def test_a_moved_file_is_reported_as_renamed(server: GitHubServer) -> None:
@@ -576,7 +641,11 @@ def test_a_moved_file_is_reported_as_renamed(server: GitHubServer) -> None:
         REPO, base_files={"prompts/a.txt": "same text\n"}, head_files={"prompts/b.txt": "same text\n"}
     )
     [renamed] = client(server).get_repo(REPO).get_pull(pull.number).get_files()
-    assert (renamed.status, renamed.filename, renamed.previous_filename) == ("renamed", "prompts/b.txt", "prompts/a.txt")
+    assert (renamed.status, renamed.filename, renamed.previous_filename) == (
+        "renamed",
+        "prompts/b.txt",
+        "prompts/a.txt",
+    )
 
 
 def test_compare_reports_diverged_history(server: GitHubServer) -> None:
@@ -627,7 +696,11 @@ def test_sticky_comment_is_edited_in_place() -> None:
         posted = pull.create_issue_comment("<!-- promptreview -->\nrunning")
         posted.edit("<!-- promptreview -->\n**pass**")
         [comment] = server.comments(REPO, 7)
-    assert (comment.body, comment.user, comment.user_type) == ("<!-- promptreview -->\n**pass**", ACTIONS_BOT_LOGIN, "Bot")
+    assert (comment.body, comment.user, comment.user_type) == (
+        "<!-- promptreview -->\n**pass**",
+        ACTIONS_BOT_LOGIN,
+        "Bot",
+    )
     assert comment.updated_at > comment.created_at
 
 
@@ -650,7 +723,9 @@ def test_link_header_and_per_page_cap(server: GitHubServer, pr: int) -> None:
         f'<{server.url}/repositories/{repo_id}/issues/{pr}/comments?per_page=500&page=2>; rel="next", '
         f'<{server.url}/repositories/{repo_id}/issues/{pr}/comments?per_page=500&page=3>; rel="last"'
     )
-    last = raw(server, "GET", f"/repositories/{repo_id}/issues/{pr}/comments", params={"per_page": 500, "page": 3})
+    last = raw(
+        server, "GET", f"/repositories/{repo_id}/issues/{pr}/comments", params={"per_page": 500, "page": 3}
+    )
     assert [c["body"] for c in last.json()] == [f"c{n}" for n in range(200, 250)]
     assert 'rel="prev"' in last.headers["Link"] and 'rel="next"' not in last.headers["Link"]
 
@@ -673,14 +748,22 @@ def test_reacting_twice_keeps_one_reaction(server: GitHubServer, pr: int) -> Non
     seen = [(r.content, r.user, r.user_type) for r in server.reactions(REPO, comment.id)]
     assert seen == [("eyes", ACTIONS_BOT_LOGIN, "Bot"), ("rocket", "octocat", "User")]
     listed = client(server).get_repo(REPO).get_issue(pr).get_comment(comment.id)
-    assert (listed.reactions["eyes"], listed.reactions["rocket"], listed.reactions["total_count"]) == (1, 1, 2)
+    assert (listed.reactions["eyes"], listed.reactions["rocket"], listed.reactions["total_count"]) == (
+        1,
+        1,
+        2,
+    )
 
 
 def test_unknown_reaction_is_an_invalid_request(server: GitHubServer, pr: int) -> None:
     comment = server.add_comment(REPO, pr, "/rerun")
-    answer = raw(server, "POST", f"/repos/{REPO}/issues/comments/{comment.id}/reactions", json={"content": "tada"})
+    answer = raw(
+        server, "POST", f"/repos/{REPO}/issues/comments/{comment.id}/reactions", json={"content": "tada"}
+    )
     assert answer.status_code == 422
-    assert answer.json()["message"].startswith("Invalid request.\n\nFor 'properties/content', 'tada' is not one of")
+    assert answer.json()["message"].startswith(
+        "Invalid request.\n\nFor 'properties/content', 'tada' is not one of"
+    )
     assert server.reactions(REPO, comment.id) == []
     assert [v.kind for v in server.take_contract_violations()] == ["request"]
 
@@ -692,8 +775,8 @@ def test_comment_body_limit_is_githubs_65536_characters(server: GitHubServer, pr
         pull.create_issue_comment("x" * 65537)
     assert too_long.value.status == 422
     assert json.dumps(too_long.value.data, separators=(",", ":")) == (
-        '{"message":"Validation Failed","errors":[{"resource":"IssueComment","code":"unprocessable","field":"data",'
-        '"message":"Body is too long (maximum is 65536 characters)"}],'
+        '{"message":"Validation Failed","errors":[{"resource":"IssueComment","code":"unprocessable",'
+        '"field":"data","message":"Body is too long (maximum is 65536 characters)"}],'
         '"documentation_url":"https://docs.github.com/rest/issues/comments#create-an-issue-comment"}'
     )
     assert [len(c.body) for c in server.comments(REPO, pr)] == [65536]
@@ -743,7 +826,12 @@ def test_statuses_are_kept_in_order_and_combined(server: GitHubServer, pr: int) 
     commit.create_status("pending", description="Reviewing 3 suites", context="promptreview")
     commit.create_status("success", description="ci ok", context="ci")
     assert commit.get_combined_status().state == "pending"
-    commit.create_status("failure", target_url="https://example.test/run/1", description="2 regressions", context="promptreview")
+    commit.create_status(
+        "failure",
+        target_url="https://example.test/run/1",
+        description="2 regressions",
+        context="promptreview",
+    )
     combined = commit.get_combined_status()
     assert (combined.state, combined.total_count) == ("failure", 2)
     posted = server.statuses(REPO, commit.sha)
@@ -762,13 +850,19 @@ def test_statuses_are_kept_in_order_and_combined(server: GitHubServer, pr: int) 
         ("context", "c" * 256, "context is too long (maximum is 255 characters)"),
     ],
 )
-def test_status_description_and_context_limits(server: GitHubServer, pr: int, field: str, value: str, message: str) -> None:
+def test_status_description_and_context_limits(
+    server: GitHubServer, pr: int, field: str, value: str, message: str
+) -> None:
     sha = server.pull(REPO, pr).head_sha
     answer = raw(server, "POST", f"/repos/{REPO}/statuses/{sha}", json={"state": "success", field: value})
     assert answer.status_code == 422
-    assert answer.json()["errors"] == [{"resource": "Status", "code": "custom", "field": field, "message": message}]
+    assert answer.json()["errors"] == [
+        {"resource": "Status", "code": "custom", "field": field, "message": message}
+    ]
     assert server.statuses(REPO, sha) == []
-    assert raw(server, "POST", f"/repos/{REPO}/statuses/{sha}", json={"state": "success", field: value[:-1]}).ok
+    assert raw(
+        server, "POST", f"/repos/{REPO}/statuses/{sha}", json={"state": "success", field: value[:-1]}
+    ).ok
     assert [v.kind for v in server.take_contract_violations()] == ["limit"]
 
 
@@ -780,16 +874,32 @@ def test_status_on_an_unknown_sha_is_refused(server: GitHubServer, pr: int) -> N
 def test_check_run_annotations_append_across_updates(server: GitHubServer, pr: int) -> None:
     repo = client(server).get_repo(REPO)
     head = repo.get_pull(pr).head.sha
-    run = repo.create_check_run("promptreview", head, status="in_progress", output={"title": "Running", "summary": "..."})
+    run = repo.create_check_run(
+        "promptreview", head, status="in_progress", output={"title": "Running", "summary": "..."}
+    )
 
     def annotations(first: int, count: int) -> list[dict[str, Any]]:
         return [
-            {"path": "evals/support.yaml", "start_line": n, "end_line": n, "annotation_level": "warning", "message": f"case {n}"}
+            {
+                "path": "evals/support.yaml",
+                "start_line": n,
+                "end_line": n,
+                "annotation_level": "warning",
+                "message": f"case {n}",
+            }
             for n in range(first, first + count)
         ]
 
     run.edit(output={"title": "2 regressions", "summary": "fail", "annotations": annotations(1, 50)})
-    run.edit(conclusion="failure", output={"title": "2 regressions", "summary": "fail", "text": "details", "annotations": annotations(51, 5)})
+    run.edit(
+        conclusion="failure",
+        output={
+            "title": "2 regressions",
+            "summary": "fail",
+            "text": "details",
+            "annotations": annotations(51, 5),
+        },
+    )
     [stored] = server.check_runs(REPO, head_sha=head)
     assert (stored.status, stored.conclusion, stored.output_title, stored.output_text) == (
         "completed",
@@ -814,7 +924,13 @@ def test_check_run_annotations_append_across_updates(server: GitHubServer, pr: i
                 "title": "t",
                 "summary": "s",
                 "annotations": [
-                    {"path": "a", "start_line": 1, "end_line": 1, "annotation_level": "notice", "message": "m"}
+                    {
+                        "path": "a",
+                        "start_line": 1,
+                        "end_line": 1,
+                        "annotation_level": "notice",
+                        "message": "m",
+                    }
                 ]
                 * 51,
             },
@@ -825,7 +941,12 @@ def test_check_run_annotations_append_across_updates(server: GitHubServer, pr: i
 )
 def test_check_run_output_limits(server: GitHubServer, pr: int, output: dict[str, Any], reason: str) -> None:
     head = server.pull(REPO, pr).head_sha
-    answer = raw(server, "POST", f"/repos/{REPO}/check-runs", json={"name": "promptreview", "head_sha": head, "output": output})
+    answer = raw(
+        server,
+        "POST",
+        f"/repos/{REPO}/check-runs",
+        json={"name": "promptreview", "head_sha": head, "output": output},
+    )
     assert answer.status_code == 422 and reason in answer.json()["message"]
     assert server.check_runs(REPO) == []
     assert [v.kind for v in server.take_contract_violations()] == ["request"]
@@ -833,7 +954,12 @@ def test_check_run_output_limits(server: GitHubServer, pr: int, output: dict[str
 
 def test_completed_check_run_needs_a_conclusion(server: GitHubServer, pr: int) -> None:
     head = server.pull(REPO, pr).head_sha
-    answer = raw(server, "POST", f"/repos/{REPO}/check-runs", json={"name": "x", "head_sha": head, "status": "completed"})
+    answer = raw(
+        server,
+        "POST",
+        f"/repos/{REPO}/check-runs",
+        json={"name": "x", "head_sha": head, "status": "completed"},
+    )
     assert answer.status_code == 422
     assert '"conclusion" wasn\'t supplied.' in answer.json()["message"]
     server.take_contract_violations()
@@ -844,7 +970,10 @@ def test_check_runs_need_a_github_app_token(server: GitHubServer, pr: int) -> No
     repo = client(server, USER_TOKEN).get_repo(REPO)
     with pytest.raises(GithubException) as refused:
         repo.create_check_run("promptreview", repo.get_pull(pr).head.sha)
-    assert (refused.value.status, refused.value.data["message"]) == (403, "You must authenticate via a GitHub App.")
+    assert (refused.value.status, refused.value.data["message"]) == (
+        403,
+        "You must authenticate via a GitHub App.",
+    )
     assert server.check_runs(REPO) == []
 
 
@@ -864,17 +993,28 @@ def test_fork_token_can_read_but_every_write_is_refused(server: GitHubServer, pr
         ("POST", f"/repos/{REPO}/check-runs", {"name": "promptreview", "head_sha": sha}),
     ]
     answers = [raw(server, method, path, token=FORK_TOKEN, json=body) for method, path, body in writes]
-    assert {(a.status_code, a.json()["message"]) for a in answers} == {(403, "Resource not accessible by integration")}
+    assert {(a.status_code, a.json()["message"]) for a in answers} == {
+        (403, "Resource not accessible by integration")
+    }
     assert answers[3].headers["x-accepted-github-permissions"] == "statuses=write"
     assert [c.body for c in server.comments(REPO, pr)] == ["earlier report"]
-    assert (server.reactions(REPO, comment.id), server.statuses(REPO, sha), server.check_runs(REPO)) == ([], [], [])
+    assert (server.reactions(REPO, comment.id), server.statuses(REPO, sha), server.check_runs(REPO)) == (
+        [],
+        [],
+        [],
+    )
 
 
 def test_deleted_fork_is_tolerated_by_the_contract(server: GitHubServer) -> None:
     server.add_repo(REPO)
     pull = server.add_pull(REPO, head_sha="a" * 40, head_repo=None)
     fetched = client(server).get_repo(REPO).get_pull(pull.number)
-    assert (fetched.head.repo, fetched.head.user, fetched.head.label, fetched.head.sha) == (None, None, None, "a" * 40)
+    assert (fetched.head.repo, fetched.head.user, fetched.head.label, fetched.head.sha) == (
+        None,
+        None,
+        None,
+        "a" * 40,
+    )
 
 
 def test_missing_and_unknown_tokens_get_401(server: GitHubServer) -> None:
@@ -883,7 +1023,9 @@ def test_missing_and_unknown_tokens_get_401(server: GitHubServer) -> None:
     assert (missing.status_code, missing.json()["message"]) == (401, "Requires authentication")
     with pytest.raises(github.BadCredentialsException):
         client(server, "ghp_revoked").get_repo(REPO)
-    bearer = raw(server, "GET", f"/repos/{REPO}", headers={"Authorization": f"Bearer {ACTIONS_TOKEN}"}, token=None)
+    bearer = raw(
+        server, "GET", f"/repos/{REPO}", headers={"Authorization": f"Bearer {ACTIONS_TOKEN}"}, token=None
+    )
     assert bearer.status_code == 200
 
 
@@ -891,13 +1033,23 @@ def test_installation_token_cannot_read_its_own_user(server: GitHubServer) -> No
     """GET /user is not enabled for GitHub Apps: GITHUB_TOKEN gets 403, a PAT gets the user."""
     with pytest.raises(GithubException) as refused:
         _ = client(server).get_user().login
-    assert (refused.value.status, refused.value.data["message"]) == (403, "Resource not accessible by integration")
+    assert (refused.value.status, refused.value.data["message"]) == (
+        403,
+        "Resource not accessible by integration",
+    )
     assert client(server, USER_TOKEN).get_user().login == "octocat"
 
 
 @pytest.mark.parametrize(
     ("role", "permission"),
-    [("admin", "admin"), ("maintain", "write"), ("write", "write"), ("triage", "read"), ("read", "read"), ("none", "none")],
+    [
+        ("admin", "admin"),
+        ("maintain", "write"),
+        ("write", "write"),
+        ("triage", "read"),
+        ("read", "read"),
+        ("none", "none"),
+    ],
 )
 def test_collaborator_permission_levels(server: GitHubServer, role: Any, permission: str) -> None:
     server.add_repo(REPO)
@@ -917,7 +1069,9 @@ def test_private_repository_is_hidden_from_outsiders(server: GitHubServer) -> No
     server.add_token("ghp_outsider", "outsider")
     assert raw(server, "GET", "/repos/acme/secret", token="ghp_outsider").status_code == 404
     server.set_permission("acme/secret", "outsider", "read")
-    assert raw(server, "GET", "/repos/acme/secret", token="ghp_outsider").json()["permissions"]["pull"] is True
+    assert (
+        raw(server, "GET", "/repos/acme/secret", token="ghp_outsider").json()["permissions"]["pull"] is True
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -997,10 +1151,14 @@ def test_injected_comment_too_long(server: GitHubServer, pr: int) -> None:
 
 def test_faults_count_down_and_can_be_permanent(server: GitHubServer, pr: int) -> None:
     twice = server.inject("GET", r"/pulls/\d+$", 503, times=2)
-    always = server.inject("*", r"/statuses/", 500, {"message": "Server Error"}, {"x-custom": "1"}, times=None)
+    always = server.inject(
+        "*", r"/statuses/", 500, {"message": "Server Error"}, {"x-custom": "1"}, times=None
+    )
     sha = server.pull(REPO, pr).head_sha
     pulls = [raw(server, "GET", f"/repos/{REPO}/pulls/{pr}").status_code for _ in range(3)]
-    statuses = [raw(server, "POST", f"/repos/{REPO}/statuses/{sha}", json={"state": "success"}) for _ in range(3)]
+    statuses = [
+        raw(server, "POST", f"/repos/{REPO}/statuses/{sha}", json={"state": "success"}) for _ in range(3)
+    ]
     assert pulls == [503, 503, 200]
     assert {(a.status_code, a.headers["x-custom"]) for a in statuses} == {(500, "1")}
     assert (twice.hits, always.hits) == (2, 3)
@@ -1023,16 +1181,16 @@ def test_unknown_endpoint_and_bad_json_are_violations(server: GitHubServer, pr: 
     server.assert_contract_clean()
 
 
-def test_a_response_that_breaks_the_schema_is_caught(server: GitHubServer, pr: int) -> None:
+def test_an_injected_answer_that_breaks_the_schema_is_caught(server: GitHubServer, pr: int) -> None:
     """Injected 2xx bodies are validated too, so a test cannot feed the client an impossible answer."""
     server.inject("GET", r"/pulls/\d+$", 200, {"number": "seven"})
-    raw(server, "GET", f"/repos/{REPO}/pulls/{pr}")
-    assert server.contract_violations == []  # injected answers bypass the handlers...
-    server.clear_faults()
-    server.inject("POST", r"/statuses/", 200, {"state": "success"}, applied=True)
-    sha = server.pull(REPO, pr).head_sha
-    raw(server, "POST", f"/repos/{REPO}/statuses/{sha}", json={"state": "success"})
-    assert server.statuses(REPO, sha)[0].state == "success"
+    assert raw(server, "GET", f"/repos/{REPO}/pulls/{pr}").json() == {"number": "seven"}
+    [violation] = server.take_contract_violations()
+    assert (
+        violation.kind == "response"
+        and violation.operation == "GET /repos/{owner}/{repo}/pulls/{pull_number}"
+    )
+    assert "number: 'seven' is not of type 'integer'" in violation.problems
 
 
 def test_realistic_headers_on_every_answer(server: GitHubServer, pr: int) -> None:
@@ -1073,8 +1231,55 @@ def test_enterprise_server_path_prefix() -> None:
 
 
 def test_user_agent_is_required(server: GitHubServer) -> None:
+    """GitHub refuses requests without a User-Agent (requests and urllib3 always send one)."""
     server.add_repo(REPO)
-    session = requests.Session()
-    session.headers.pop("User-Agent")
-    answer = session.get(f"{server.url}/repos/{REPO}", headers={"Authorization": f"token {ACTIONS_TOKEN}"}, timeout=10)
-    assert answer.status_code == 403 and "User-Agent" in answer.json()["message"]
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.putrequest("GET", f"/repos/{REPO}", skip_accept_encoding=True)
+    connection.putheader("Authorization", f"token {ACTIONS_TOKEN}")
+    connection.endheaders()
+    answer = connection.getresponse()
+    assert answer.status == 403 and "User-Agent" in json.loads(answer.read())["message"]
+    connection.close()
+
+
+def test_schema_errors_read_like_githubs(server: GitHubServer, pr: int) -> None:
+    """An annotation without path and level: GitHub's wording from humanmade/linter-bot#71."""
+    run = client(server).get_repo(REPO).create_check_run("promptreview", server.pull(REPO, pr).head_sha)
+    annotation = {"start_line": 1, "end_line": 1, "message": "regressed"}
+    answer = raw(
+        server,
+        "PATCH",
+        f"/repos/{REPO}/check-runs/{run.id}",
+        json={"output": {"title": "t", "summary": "s", "annotations": [annotation]}},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["message"] == 'Invalid request.\n\n"annotation_level", "path" weren\'t supplied.'
+    assert server.check_runs(REPO)[0].annotations == []
+    server.take_contract_violations()
+
+
+def test_replay_harness_notices_a_request_pygithub_did_not_send(server: GitHubServer) -> None:
+    """The replay checks are not vacuous: a different query or body is reported."""
+    server.add_repo("PyGithub/PyGithub")
+    client(server).get_repo("PyGithub/PyGithub")
+    recorded = recording("Repository.setUp.txt")[0]
+    with pytest.raises(AssertionError, match="never sent"):
+        sent_like(server, Exchange(**{**recorded.__dict__, "query": (("page", "2"),)}))
+    with pytest.raises(AssertionError):
+        assert_replays(server, Exchange(**{**recorded.__dict__, "request_body": {"name": "x"}}))
+
+
+def test_a_bug_in_the_fake_answers_500_and_fails_the_test(
+    server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's own crash must not look like a network error to the client, nor pass silently."""
+
+    def broken(call: Any) -> Any:
+        raise RuntimeError("renderer bug")
+
+    server.add_repo(REPO)
+    monkeypatch.setattr(server, "_get_repo", broken)
+    answer = raw(server, "GET", f"/repos/{REPO}")
+    assert (answer.status_code, answer.json()["message"]) == (500, "Server Error")
+    [violation] = server.take_contract_violations()
+    assert violation.kind == "server-error" and "RuntimeError: renderer bug" in violation.problems[0]

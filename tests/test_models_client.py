@@ -9,6 +9,7 @@ file stays well under 20 s.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,13 @@ def client_for(srv: OpenAIServer, *, provider: str = "openai-compatible", **kw: 
 
 
 def req(
-    text: str = "What is the refund policy?", model: str = "openai/gpt-4o-mini", **params: Any
+    text: str = "What is the refund policy?",
+    model: str = "openai/gpt-4o-mini",
+    sample: int = 0,
+    **params: Any,
 ) -> ChatRequest:
-    return ChatRequest.make(model, [Message("system", "Be brief."), Message("user", text)], params or None)
+    messages = [Message("system", "Be brief."), Message("user", text)]
+    return ChatRequest.make(model, messages, params or None, sample=sample)
 
 
 def run(coro: Any) -> Any:
@@ -545,6 +551,24 @@ def test_spawned_server_runs_a_script_file(tmp_path: Path) -> None:
         assert c.ok and c.text == "order found" and c.attempts == 2
         stats = srv.stats()
         assert srv.count() == 2 and stats["requests"][0]["body"]["model"] == "openai/gpt-4o-mini"
+
+
+def test_models_listing_and_seeded_random_replies() -> None:
+    def picks() -> list[str | None]:
+        rules = [{"contains": "pick", "replies": ["a", "b", "c", "d"], "pick": "random", "seed": 3}]
+        with OpenAIServer(rules=rules) as srv:
+            body = json.loads(urllib.request.urlopen(srv.base_url + "/models", timeout=5).read())
+            assert body["object"] == "list" and body["data"][0]["object"] == "model"
+            client = client_for(srv)
+
+            async def go() -> list[str | None]:
+                async with client:
+                    return [(await client.complete(req("pick one", sample=k))).text for k in range(6)]
+
+            return run(go())
+
+    first = picks()
+    assert first == picks() and len(set(first)) > 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,6 +86,9 @@ def merge(results: list[ReviewResult]) -> ReviewResult:
     )
 
 
+_SUMMED = ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens", "cost_usd", "latency_s")
+
+
 def _sum(stats: object) -> CallStats:
     total = CallStats()
     for s in stats:  # type: ignore[attr-defined]

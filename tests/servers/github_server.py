@@ -17,7 +17,18 @@ under test talks HTTP to a server that:
 * lets a test inject faults (rate limits, 5xx, 422) per method and path.
 
 Everything runs in one process; the server is cheap to start (the spec is parsed once per
-process) so each test can have its own.
+process) so each test can have its own::
+
+    with running_github_server() as gh:  # or the ``github_server`` pytest fixture
+        pr = gh.open_pull_request("acme/prompts", base_files={"p.md": "v1"}, head_changes={"p.md": "v2"})
+        env = {"GITHUB_API_URL": gh.url, "INPUT_GITHUB-TOKEN": ACTIONS_TOKEN}  # FORK_TOKEN: a fork PR
+        ...  # run the code under test
+        [report] = gh.comments("acme/prompts", pr.number)
+        [status] = gh.statuses("acme/prompts", pr.head_sha)
+
+Two things real GitHub does that surprise code written against a laxer fake: PyGithub waits
+1 s between writes by default (``seconds_between_writes``), and ``GITHUB_TOKEN`` cannot
+call ``GET /user`` (403), so the bot's own login must come from elsewhere.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -46,7 +58,7 @@ try:  # the pytest fixture is optional: the server itself does not need pytest
 except ImportError:  # pragma: no cover
     pytest = None  # type: ignore[assignment]
 
-from servers.openapi_contract import (
+from .openapi_contract import (
     Contract,
     Operation,
     SchemaProblem,
@@ -59,6 +71,8 @@ from servers.openapi_contract import (
 Json = Any
 AccountType = Literal["User", "Bot", "Organization"]
 Role = Literal["admin", "maintain", "write", "triage", "read", "none"]
+ChangeStatus = Literal["added", "removed", "modified", "renamed"]
+ViolationKind = Literal["request", "response", "limit", "unknown-endpoint", "bad-json", "server-error"]
 
 API_VERSION: Final = "2022-11-28"
 JSON_CONTENT_TYPE: Final = "application/json; charset=utf-8"
@@ -172,7 +186,7 @@ class FileChange:
     """One entry of a PR's or comparison's file list (GitHub's "diff-entry")."""
 
     filename: str
-    status: Literal["added", "removed", "modified", "renamed"]
+    status: ChangeStatus
     sha: str
     additions: int
     deletions: int
@@ -309,7 +323,7 @@ class GitStore:
         return changes
 
     def _change(
-        self, path: str, status: Any, old: str | None, new: str | None, previous: str | None = None
+        self, path: str, status: ChangeStatus, old: str | None, new: str | None, previous: str | None = None
     ) -> FileChange:
         before = self.blobs.get(old, b"") if old else b""
         after = self.blobs.get(new, b"") if new else b""
@@ -489,7 +503,7 @@ class RecordedRequest:
 class ContractViolation:
     """A request or response that breaks GitHub's description (or a documented GitHub limit)."""
 
-    kind: Literal["request", "response", "limit", "unknown-endpoint", "bad-json"]
+    kind: ViolationKind
     operation: str | None
     method: str
     path: str
@@ -523,7 +537,7 @@ class Reply:
     status: int
     body: Json = None
     headers: dict[str, str] = field(default_factory=dict)
-    violation: Literal["request", "limit", "bad-json"] | None = None
+    violation: ViolationKind | None = None
     problems: tuple[str, ...] = ()
 
 
@@ -733,7 +747,7 @@ class Renderer:
         for only_when_it_applies in ("parent", "source", "template_repository", "organization"):
             out.pop(only_when_it_applies, None)
         out.update(self.repo_core(repo))
-        role = self.server.role_of(repo, caller)
+        role = self.server._role_of(repo, caller)
         out["permissions"] = self.role_permissions(role)
         out.update(REPOSITORY_SETTINGS)
         if role == "admin":  # only admins see the security settings
@@ -745,7 +759,7 @@ class Renderer:
         if repo.owner_type == "Organization":
             out["organization"] = self.user(repo.owner)
         if repo.fork_of is not None:
-            parent = self.server.repo_state(repo.fork_of)
+            parent = self.server._repo_state(repo.fork_of)
             out["parent"] = out["source"] = self.repository_in_pull(parent, caller)
         return out
 
@@ -754,7 +768,7 @@ class Renderer:
         example = self.server.contract.operation(OP_PULL).example(200)["head"]["repo"]
         out = relink(example, api=self.api, web=self.web, repo=repo.full_name)
         out.update(self.repo_core(repo))
-        out["permissions"] = self.role_permissions(self.server.role_of(repo, caller))
+        out["permissions"] = self.role_permissions(self.server._role_of(repo, caller))
         return out
 
     def minimal_repository(self, repo: Repo) -> dict[str, Json]:
@@ -773,7 +787,7 @@ class Renderer:
     # -- pull requests -----------------------------------------------------------------------
     def pull(self, repo: Repo, pull: Pull, caller: Token | None) -> dict[str, Json]:
         api, web, n = self.repo_api(repo), self.repo_web(repo), pull.number
-        changes = self.server.pull_changes(repo, pull)
+        changes = self.server._pull_changes(repo, pull)
         out = self.template(OP_PULL, repo=repo)
         out.update(
             url=f"{api}/pulls/{n}",
@@ -808,7 +822,7 @@ class Renderer:
             requested_teams=[],
             head=self.pull_end(pull.head_repo, pull.head_ref, pull.head_sha, caller),
             base=self.pull_end(repo.full_name, pull.base_ref, pull.base_sha, caller),
-            author_association=self.server.association(repo, pull.user),
+            author_association=self.server._association(repo, pull.user),
             auto_merge=None,
             draft=pull.draft,
             merged=False,
@@ -819,7 +833,7 @@ class Renderer:
             comments=sum(1 for c in repo.comments.values() if c.issue_number == n),
             review_comments=0,
             maintainer_can_modify=False,
-            commits=len(self.server.commits_between(pull.base_sha, pull.head_sha)),
+            commits=len(self.server._commits_between(pull.base_sha, pull.head_sha)),
             additions=sum(c.additions for c in changes),
             deletions=sum(c.deletions for c in changes),
             changed_files=len(changes),
@@ -840,7 +854,7 @@ class Renderer:
         """A PR's head or base; a deleted fork leaves label, user and repo null (README §4)."""
         if full_name is None:
             return {"label": None, "ref": ref, "sha": sha, "user": None, "repo": None}
-        repo = self.server.repo_state(full_name)
+        repo = self.server._repo_state(full_name)
         return {
             "label": f"{repo.owner}:{ref}",
             "ref": ref,
@@ -897,7 +911,7 @@ class Renderer:
             "created_at": item.created_at,
             "updated_at": item.updated_at,
             "closed_at": item.updated_at if item.state == "closed" else None,
-            "author_association": self.server.association(repo, item.user),
+            "author_association": self.server._association(repo, item.user),
             "active_lock_reason": None,
             "body": item.body,
             "reactions": self.reaction_rollup(f"{api}/issues/{n}/reactions", []),
@@ -907,7 +921,12 @@ class Renderer:
             "closed_by": None,
             "type": None,
             "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
-            "issue_dependencies_summary": {"blocked_by": 0, "total_blocked_by": 0, "blocking": 0, "total_blocking": 0},
+            "issue_dependencies_summary": {
+                "blocked_by": 0,
+                "total_blocked_by": 0,
+                "blocking": 0,
+                "total_blocking": 0,
+            },
         }
         if isinstance(item, Pull):
             out["draft"] = item.draft
@@ -1020,7 +1039,7 @@ class Renderer:
             check_suite={"id": run.check_suite_id},
             app=self.app(out["app"], run.created_by),
             pull_requests=[
-                self.minimal_pull(repo, p) for p in self.server.pulls_for_check(repo, run.head_sha)
+                self.minimal_pull(repo, p) for p in self.server._pulls_for_check(repo, run.head_sha)
             ],
         )
         return out
@@ -1081,7 +1100,7 @@ class Renderer:
             "email": f"{commit.author}@users.noreply.github.com",
             "date": commit.date,
         }
-        person = self.user(commit.author) if self.server.has_account(commit.author) else None
+        person = self.user(commit.author) if self.server._has_account(commit.author) else None
         out.update(
             url=f"{api}/commits/{commit.sha}",
             sha=commit.sha,
@@ -1324,7 +1343,10 @@ class GitHubServer:
             self._httpd = _LoopbackHTTPServer(self)
             # a short poll interval: stop() waits for the loop to notice, once per test
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="github-server", daemon=True
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name="github-server",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -1401,7 +1423,7 @@ class GitHubServer:
                 self.add_account(login)
             return self._accounts[login.lower()]
 
-    def has_account(self, login: str) -> bool:
+    def _has_account(self, login: str) -> bool:
         return login.lower() in self._accounts
 
     def add_token(
@@ -1426,15 +1448,15 @@ class GitHubServer:
             self._tokens[token] = Token(token, account, read_only, quota)
             return token
 
-    def role_of(self, repo: Repo, token: Token | None) -> str:
+    def _role_of(self, repo: Repo, token: Token | None) -> str:
         """The caller's role in ``repo``; installation tokens act with write (or read when read-only)."""
         if token is None:
             return "none"
         if token.is_installation:
             return "read" if token.read_only else "write"
-        return self.collaborator_role(repo, token.account.login)
+        return self._collaborator_role(repo, token.account.login)
 
-    def collaborator_role(self, repo: Repo, login: str) -> str:
+    def _collaborator_role(self, repo: Repo, login: str) -> str:
         if login.lower() in repo.roles:
             return repo.roles[login.lower()]
         if login.lower() == repo.owner.lower():
@@ -1442,7 +1464,7 @@ class GitHubServer:
         # anyone can read a public repository; GitHub reports non-collaborators so
         return "none" if repo.private else "read"
 
-    def association(self, repo: Repo, login: str) -> str:
+    def _association(self, repo: Repo, login: str) -> str:
         if login.lower() == repo.owner.lower():
             return "OWNER"
         if repo.roles.get(login.lower(), "none") != "none":
@@ -1466,6 +1488,8 @@ class GitHubServer:
         with self._lock:
             if full_name.lower() in self._repos:
                 return copy.deepcopy(self._repos[full_name.lower()])
+            if fork_of is not None:
+                self._repo_state(fork_of)  # the parent must exist: forks render it as parent/source
             owner, name = full_name.split("/")
             account = self._accounts.get(owner.lower()) or self.add_account(owner, owner_type)
             repo = Repo(
@@ -1482,7 +1506,7 @@ class GitHubServer:
             self._repos[full_name.lower()] = repo
             return copy.deepcopy(repo)
 
-    def repo_state(self, full_name: str) -> Repo:
+    def _repo_state(self, full_name: str) -> Repo:
         """The live repository object (internal; tests should use ``repo()``)."""
         try:
             return self._repos[full_name.lower()]
@@ -1507,7 +1531,7 @@ class GitHubServer:
         taken and ``changes`` applied (a ``None`` value deletes the file).
         """
         with self._lock:
-            repo = self.repo_state(full_name)
+            repo = self._repo_state(full_name)
             branch_name = repo.default_branch if branch == "" else branch
             if parents is None:
                 tip = repo.branches.get(branch_name) if branch_name else None
@@ -1532,7 +1556,7 @@ class GitHubServer:
     def add_tag(self, full_name: str, name: str, sha: str) -> None:
         """A lightweight tag, so refs like ``v0.7`` resolve in compare/contents/commits."""
         with self._lock:
-            self.repo_state(full_name).tags[name] = sha
+            self._repo_state(full_name).tags[name] = sha
 
     def resolve_ref(self, repo: Repo, ref: str) -> str | None:
         """The commit for a sha (or unique prefix), branch, tag, ``refs/heads/x`` or ``refs/pull/N/head``."""
@@ -1552,17 +1576,17 @@ class GitHubServer:
                 return matches[0]
         return None
 
-    def commits_between(self, base_sha: str, head_sha: str) -> list[str]:
+    def _commits_between(self, base_sha: str, head_sha: str) -> list[str]:
         """Commits reachable from head but not from base, oldest first (what a PR or compare lists)."""
         behind = set(self.store.ancestry(base_sha))
         return [sha for sha in reversed(self.store.ancestry(head_sha)) if sha not in behind]
 
-    def pull_changes(self, repo: Repo, pull: Pull) -> list[FileChange]:
+    def _pull_changes(self, repo: Repo, pull: Pull) -> list[FileChange]:
         """A PR's files: head against the merge base, as the "Files changed" tab shows."""
         base = self.store.merge_base(pull.base_sha, pull.head_sha) or pull.base_sha
         return self.store.diff(base, pull.head_sha)[:3000]
 
-    def pulls_for_check(self, repo: Repo, sha: str) -> list[Pull]:
+    def _pulls_for_check(self, repo: Repo, sha: str) -> list[Pull]:
         """Open same-repository PRs whose head is ``sha``; GitHub leaves fork PRs out."""
         return [
             p
@@ -1593,7 +1617,7 @@ class GitHubServer:
         base, so a PR can be seeded from an event payload's shas alone.
         """
         with self._lock:
-            repo = self.repo_state(full_name)
+            repo = self._repo_state(full_name)
             base_ref = base_ref or repo.default_branch
             base_sha = base_sha or repo.branches.get(base_ref)
             if base_sha is None:
@@ -1609,8 +1633,8 @@ class GitHubServer:
             if head_full is not None:
                 if head_full.lower() != full_name.lower():
                     self.add_repo(head_full, default_branch=repo.default_branch, fork_of=repo.full_name)
-                self.repo_state(head_full).branches[head_ref] = head_sha
-                head_full = self.repo_state(head_full).full_name
+                self._repo_state(head_full).branches[head_ref] = head_sha
+                head_full = self._repo_state(head_full).full_name
             self.account(author)
             number = number if number is not None else _next_number(repo)
             now = self._now()
@@ -1685,7 +1709,7 @@ class GitHubServer:
     ) -> str:
         """A new push to the PR branch (a ``synchronize``): a commit on the head, which moves."""
         with self._lock:
-            repo = self.repo_state(full_name)
+            repo = self._repo_state(full_name)
             pull = repo.pulls[number]
             sha = self.add_commit(
                 full_name,
@@ -1699,7 +1723,7 @@ class GitHubServer:
             pull.head_sha = sha
             pull.updated_at = self._now()
             if pull.head_repo is not None:
-                self.repo_state(pull.head_repo).branches[pull.head_ref] = sha
+                self._repo_state(pull.head_repo).branches[pull.head_ref] = sha
             return sha
 
     def add_comment(
@@ -1714,7 +1738,7 @@ class GitHubServer:
     ) -> Comment:
         """Seed a PR conversation comment (e.g. an earlier sticky report, or a ``/rerun``)."""
         with self._lock:
-            repo = self.repo_state(full_name)
+            repo = self._repo_state(full_name)
             if issue_number not in repo.pulls and issue_number not in repo.issues:
                 raise KeyError(f"{full_name} has no issue or pull request #{issue_number}")
             account = self.add_account(author, author_type or "User")
@@ -1732,7 +1756,7 @@ class GitHubServer:
             account.type,
             stamp,
             stamp,
-            self.association(repo, account.login),
+            self._association(repo, account.login),
         )
         repo.comments[comment.id] = comment
         return comment
@@ -1749,7 +1773,7 @@ class GitHubServer:
     ) -> Issue:
         """A plain issue (a ``/rerun`` typed there must not start a review)."""
         with self._lock:
-            repo = self.repo_state(full_name)
+            repo = self._repo_state(full_name)
             self.account(author)
             now = self._now()
             issue = Issue(
@@ -1762,7 +1786,7 @@ class GitHubServer:
         self, full_name: str, comment_id: int, content: str, *, user: str = DEFAULT_USER
     ) -> Reaction:
         with self._lock:
-            comment = self.repo_state(full_name).comments[comment_id]
+            comment = self._repo_state(full_name).comments[comment_id]
             reaction, _ = self._react(comment, content, self.account(user))
             return copy.deepcopy(reaction)
 
@@ -1781,43 +1805,43 @@ class GitHubServer:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         with self._lock:
             self.account(login)
-            self.repo_state(full_name).roles[login.lower()] = role
+            self._repo_state(full_name).roles[login.lower()] = role
 
     # -- observing -------------------------------------------------------------------------------
     def repo(self, full_name: str) -> Repo:
         with self._lock:
-            return copy.deepcopy(self.repo_state(full_name))
+            return copy.deepcopy(self._repo_state(full_name))
 
     def pull(self, full_name: str, number: int) -> Pull:
         with self._lock:
-            return copy.deepcopy(self.repo_state(full_name).pulls[number])
+            return copy.deepcopy(self._repo_state(full_name).pulls[number])
 
     def comments(self, full_name: str, issue_number: int) -> list[Comment]:
         """The PR's conversation comments in the order GitHub lists them (oldest first)."""
         with self._lock:
             found = [
-                c for c in self.repo_state(full_name).comments.values() if c.issue_number == issue_number
+                c for c in self._repo_state(full_name).comments.values() if c.issue_number == issue_number
             ]
             return copy.deepcopy(sorted(found, key=lambda c: c.id))
 
     def comment(self, full_name: str, comment_id: int) -> Comment:
         with self._lock:
-            return copy.deepcopy(self.repo_state(full_name).comments[comment_id])
+            return copy.deepcopy(self._repo_state(full_name).comments[comment_id])
 
     def reactions(self, full_name: str, comment_id: int) -> list[Reaction]:
         with self._lock:
-            return copy.deepcopy(self.repo_state(full_name).comments[comment_id].reactions)
+            return copy.deepcopy(self._repo_state(full_name).comments[comment_id].reactions)
 
     def statuses(self, full_name: str, sha: str) -> list[Status]:
         """Every status posted on ``sha``, in the order they were posted."""
         with self._lock:
-            return copy.deepcopy(self.repo_state(full_name).statuses.get(sha, []))
+            return copy.deepcopy(self._repo_state(full_name).statuses.get(sha, []))
 
     def check_runs(
         self, full_name: str, *, head_sha: str | None = None, name: str | None = None
     ) -> list[CheckRun]:
         with self._lock:
-            runs = self.repo_state(full_name).check_runs.values()
+            runs = self._repo_state(full_name).check_runs.values()
             return copy.deepcopy(
                 [
                     r
@@ -1952,8 +1976,21 @@ class GitHubServer:
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
         body, _ = _parse_json(raw)
         with self._lock:
-            reply, operation_key, token, injected = self._respond(method, split.path, query, headers, raw)
-            reply.headers = {**self._standard_headers(token), **reply.headers}
+            try:
+                reply, operation_key, token, injected = self._respond(method, split.path, query, headers, raw)
+            except Exception:  # a bug in the fake must fail the test, not hang up on the client
+                reply, operation_key, token, injected = (
+                    Reply(500, error_body("Server Error", REST_DOCS, 500)),
+                    None,
+                    None,
+                    False,
+                )
+                self._violations.append(
+                    ContractViolation(
+                        "server-error", None, method, split.path, 500, (traceback.format_exc(),)
+                    )
+                )
+            reply.headers = _merge_headers(self._standard_headers(token), reply.headers)
             self._requests.append(
                 RecordedRequest(
                     method,
@@ -1980,11 +2017,24 @@ class GitHubServer:
         path = raw_path[len(self.path_prefix) :]
         fault = self._take_fault(method, path)
         if fault is not None and not fault.applied:
-            return Reply(fault.status, fault.body, dict(fault.headers)), None, token, True
+            return (*self._injected_reply(method, path, fault), token, True)
         reply, operation_key = self._serve(method, path, query, headers, raw, token)
         if fault is not None:
-            return Reply(fault.status, fault.body, dict(fault.headers)), operation_key, token, True
+            return (*self._injected_reply(method, path, fault), token, True)
         return reply, operation_key, token, False
+
+    def _injected_reply(self, method: str, path: str, fault: Fault) -> tuple[Reply, str | None]:
+        """The fault's answer; a 2xx one is held to the schema too, so tests cannot fake the impossible."""
+        reply = Reply(fault.status, copy.deepcopy(fault.body), dict(fault.headers))
+        route = self._route(method, self._map_repository_id(path)[0])
+        if route is None:
+            return reply, None
+        operation, key, _ = route
+        found = self._response_problems(operation, key, reply) if 200 <= reply.status < 300 else []
+        if found:
+            rendered = tuple(p.render() for p in found)
+            self._violations.append(ContractViolation("response", key, method, path, reply.status, rendered))
+        return reply, key
 
     def _serve(
         self,
@@ -2097,7 +2147,7 @@ class GitHubServer:
             return reply
         if "owner" in call.params:
             repo = self._repos.get(f"{call.params['owner']}/{call.params['repo']}".lower())
-            if repo is None or (repo.private and self.role_of(repo, call.token) == "none"):
+            if repo is None or (repo.private and self._role_of(repo, call.token) == "none"):
                 return call.fail(404, "Not Found")
             call.repo = repo
         return None
@@ -2119,7 +2169,7 @@ class GitHubServer:
         return reply
 
     def _violation(
-        self, kind: Any, call: Call, status: int, found: Sequence[SchemaProblem]
+        self, kind: ViolationKind, call: Call, status: int, found: Sequence[SchemaProblem]
     ) -> ContractViolation:
         return ContractViolation(
             kind, call.operation_key, call.method, call.path, status, tuple(p.render() for p in found)
@@ -2134,21 +2184,22 @@ class GitHubServer:
             )
 
     def _check_response(self, call: Call, reply: Reply) -> None:
-        """Hold the answer to the documented schema of its status (or to the extra's borrowed one)."""
-        if call.operation is None:
-            found = (
-                extra_response_problems(call.operation_key, reply.body) if 200 <= reply.status < 300 else []
-            )
-        elif call.operation.documents_status(reply.status):
-            found = self.contract.response_problems(call.operation, reply.status, reply.body)
-            tolerated = TOLERATED_NULLS.get(call.operation_key, frozenset())
-            found = [p for p in found if not (p.path in tolerated and _value_at(reply.body, p.path) is None)]
-        elif 200 <= reply.status < 300:
-            found = [SchemaProblem((), f"status {reply.status} is not documented", "status")]
-        else:
-            found = []  # GitHub documents few error statuses; undocumented ones are not checked
+        found = self._response_problems(call.operation, call.operation_key, reply)
         if found:
             self._violations.append(self._violation("response", call, reply.status, found))
+
+    def _response_problems(self, operation: Operation | None, key: str, reply: Reply) -> list[SchemaProblem]:
+        """Hold an answer to the documented schema of its status (or to the extra's borrowed one)."""
+        is_success = 200 <= reply.status < 300
+        if operation is None:
+            return extra_response_problems(key, reply.body) if is_success else []
+        if operation.documents_status(reply.status):
+            found = self.contract.response_problems(operation, reply.status, reply.body)
+            tolerated = TOLERATED_NULLS.get(key, frozenset())
+            return [p for p in found if not (p.path in tolerated and _value_at(reply.body, p.path) is None)]
+        if is_success:
+            return [SchemaProblem((), f"status {reply.status} is not documented", "status")]
+        return []  # GitHub documents few error statuses; undocumented ones are not checked
 
     def _standard_headers(self, token: Token | None) -> dict[str, str]:
         limit, used = (token.limit, token.used) if token else (60, 0)
@@ -2253,7 +2304,7 @@ class GitHubServer:
         if pull is None:
             return call.fail(404, "Not Found")
         assert call.repo is not None
-        changes = self.pull_changes(call.repo, pull)
+        changes = self._pull_changes(call.repo, pull)
         page, headers = self._paginate(call, changes)
         return Reply(200, [self._render.file_change(call.repo, c, pull.head_sha) for c in page], headers)
 
@@ -2271,7 +2322,7 @@ class GitHubServer:
         merge_base = self.store.merge_base(base_sha, head_sha)
         if merge_base is None:
             return call.fail(404, f"No common ancestor between {base_ref} and {head_ref}.")
-        ahead, behind = self.commits_between(base_sha, head_sha), self.commits_between(head_sha, base_sha)
+        ahead, behind = self._commits_between(base_sha, head_sha), self._commits_between(head_sha, base_sha)
         page, headers = self._paginate(call, ahead, default=250)
         first_page = _int_param(call.query.get("page"), 1) <= 1
         files = self.store.diff(merge_base, head_sha)[:300] if first_page else []
@@ -2501,14 +2552,14 @@ class GitHubServer:
     def _get_permission(self, call: Call) -> Reply:
         repo = call.repo
         assert repo is not None
-        if not call.token.is_installation and self.role_of(repo, call.token) not in WRITE_ROLES:
+        if not call.token.is_installation and self._role_of(repo, call.token) not in WRITE_ROLES:
             # recorded in Repository.testCollaboratorPermissionNoPushAccess.txt
             return call.fail(403, "Must have push access to view collaborator permission.")
         username = urllib.parse.unquote(call.params["username"])
-        if not self.has_account(username):
+        if not self._has_account(username):
             return call.fail(404, "Not Found")
         login = self._accounts[username.lower()].login
-        return Reply(200, self._render.permission(repo, login, self.collaborator_role(repo, login)))
+        return Reply(200, self._render.permission(repo, login, self._collaborator_role(repo, login)))
 
     def _get_user(self, call: Call) -> Reply:
         return Reply(200, self._render.authenticated_user(call.token.account.login))
@@ -2552,6 +2603,12 @@ ACCEPTED_PERMISSIONS: Final[dict[str, str]] = {
     OP_CREATE_CHECK: "checks=write",
     OP_UPDATE_CHECK: "checks=write",
 }
+
+
+def _merge_headers(base: Mapping[str, str], override: Mapping[str, str]) -> dict[str, str]:
+    """HTTP header names are case-insensitive: an override replaces the base whatever its case."""
+    replaced = {name.lower() for name in override}
+    return {**{k: v for k, v in base.items() if k.lower() not in replaced}, **override}
 
 
 def _next_number(repo: Repo) -> int:

@@ -92,7 +92,9 @@ class SchemaProblem:
 
     def render(self) -> str:
         where = "/".join(str(p) for p in self.path) or "(root)"
-        absent = f" (missing: {', '.join(self.missing)})" if self.missing and self.validator != "required" else ""
+        absent = (
+            f" (missing: {', '.join(self.missing)})" if self.missing and self.validator != "required" else ""
+        )
         return f"{where}: {self.message}{absent}"
 
 
@@ -234,7 +236,9 @@ def problems(validator: jsonschema.Draft7Validator, instance: Json) -> list[Sche
 def _problem(error: jsonschema.ValidationError) -> SchemaProblem:
     kind = str(error.validator)
     if kind in ("oneOf", "anyOf"):
-        missing = tuple(name for sub in error.context or () if sub.validator == "required" for name in _required(sub))
+        missing = tuple(
+            name for sub in error.context or () if sub.validator == "required" for name in _required(sub)
+        )
         return SchemaProblem(tuple(error.absolute_path), f'No subschema in "{kind}" matched.', kind, missing)
     return SchemaProblem(tuple(error.absolute_path), _shortened(error), kind, _required(error))
 
@@ -260,17 +264,27 @@ def github_invalid_request_message(found: Iterable[SchemaProblem]) -> str:
     problem, e.g. ``"annotation_level", "path" weren't supplied.`` (humanmade/linter-bot#71)
     or ``For 'links/0/schema', nil is not an object.`` (jekyll/Utterson#29).
     """
-    lines = []
+    lines: list[str] = []
+    absent: dict[tuple[str | int, ...], list[str]] = {}  # one line per object, as GitHub groups them
     for problem in found:
         if problem.validator in ("oneOf", "anyOf"):
             lines.append(problem.message)
-        elif problem.validator != "required":
+            lines.append(_not_supplied(problem.missing))
+        elif problem.validator == "required":
+            absent.setdefault(problem.path, []).extend(problem.missing)
+        else:
             where = "/".join(["properties", *(str(p) for p in problem.path)])
             lines.append(f"For '{where}', {problem.message}.")
-        if problem.missing:
-            names = ", ".join(f'"{name}"' for name in problem.missing)
-            lines.append(f"{names} {'weren' if len(problem.missing) > 1 else 'wasn'}'t supplied.")
-    return "Invalid request.\n\n" + "\n".join(lines)
+    lines.extend(_not_supplied(names) for names in absent.values())
+    return "Invalid request.\n\n" + "\n".join(line for line in lines if line)
+
+
+def _not_supplied(names: Iterable[str]) -> str:
+    ordered = sorted(names)
+    if not ordered:
+        return ""
+    quoted = ", ".join(f'"{name}"' for name in ordered)
+    return f"{quoted} {'weren' if len(ordered) > 1 else 'wasn'}'t supplied."
 
 
 # Operations PyGithub calls in our flows that are *not* in the subset. Where GitHub's schema
