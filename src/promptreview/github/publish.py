@@ -103,6 +103,7 @@ class Publisher:
     comment_id: int | None = None
     check_run_id: int | None = None
     checks_allowed: bool = True
+    _noticed: str | None = None  # the newer head already reported as superseding this run
 
     # -- the sticky comment ------------------------------------------------------------------------
     def is_ours(self, comment: CommentInfo) -> bool:
@@ -217,9 +218,17 @@ class Publisher:
 
     # -- the two moments of a run ------------------------------------------------------------------
     def start(self, placeholder: str | None, *, title: str, description: str) -> None:
-        """Show the run has started: placeholder comment (if any), pending status, in-progress check."""
+        """Show the run has started: placeholder comment (if any), pending status, in-progress check.
+
+        A run that starts after its SHA was superseded (queued behind a newer push) leaves the
+        comment to the newer run from the start.
+        """
         if placeholder is not None:
-            self.upsert_comment(placeholder)
+            newer = self.superseded_by()
+            if newer is None:
+                self.upsert_comment(placeholder)
+            else:
+                self._superseded_notice(newer)
         self.set_status("pending", description)
         self.start_check(title, description)
 
@@ -236,16 +245,20 @@ class Publisher:
         """Publish the result: comment (unless superseded), status and check run on this SHA."""
         if outcome.comment is not None:
             newer = self.superseded_by()
-            if newer is not None:
-                self.log.notice(
-                    f"The PR head moved to {newer[:7]} while this run reviewed {self.head_sha[:7]}; "
-                    "the newer run owns the PR comment, so this run leaves it alone. "
-                    f"The status on {self.head_sha[:7]} is still set."
-                )
-            else:
+            if newer is None:
                 self.upsert_comment(outcome.comment, create=create_comment)
+            elif newer != self._noticed:
+                self._superseded_notice(newer)
         self.set_status(outcome.state, outcome.description)
         self.finish_check(outcome)
+
+    def _superseded_notice(self, newer: str) -> None:
+        self._noticed = newer
+        self.log.notice(
+            f"The PR head moved to {newer[:7]} while this run reviewed {self.head_sha[:7]}; "
+            "the newer run owns the PR comment, so this run leaves it alone. "
+            f"The status on {self.head_sha[:7]} is still set."
+        )
 
     def _failed(self, what: str, exc: GitHubError) -> None:
         message = f"could not {what}: {exc}"

@@ -59,15 +59,6 @@ _MAX_MESSAGE = 300
 # A 429 asking us to wait longer than this is a daily quota, not a burst limit: waiting is useless.
 QUOTA_WAIT_S = 3600.0
 _DAILY = re.compile(r"ByDay|per 86400s|daily|per day", re.IGNORECASE)
-_STAINLESS_HEADERS = (
-    "X-Stainless-Lang",
-    "X-Stainless-Package-Version",
-    "X-Stainless-OS",
-    "X-Stainless-Arch",
-    "X-Stainless-Runtime",
-    "X-Stainless-Runtime-Version",
-    "X-Stainless-Async",
-)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
@@ -150,7 +141,6 @@ class _Sdk:
     status_error: type[BaseException]
     timeout_error: type[BaseException]
     connection_error: type[BaseException]
-    post_options: Any
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -464,18 +454,13 @@ class ModelClient:
                 http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=backstop)
         else:
             http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=backstop)
-        # The SDK's x-stainless-* telemetry headers are nine of its fifteen request headers, and
-        # each costs CPU in two header layers per call; endpoints do not need them.
-        omit = openai.Omit()
-        headers: dict[str, Any] = {name: omit for name in _STAINLESS_HEADERS}
-        headers.update(self._default_headers)
         client = openai.AsyncOpenAI(
             api_key=self.endpoint.api_key,
             base_url=self.endpoint.base_url,
             max_retries=0,
             timeout=backstop,
             http_client=http,
-            default_headers=headers,
+            default_headers=self._default_headers or None,
         )
         return _Sdk(
             client=client,
@@ -483,7 +468,6 @@ class ModelClient:
             status_error=openai.APIStatusError,
             timeout_error=openai.APITimeoutError,
             connection_error=openai.APIConnectionError,
-            post_options={"headers": {"x-stainless-retry-count": omit, "x-stainless-read-timeout": omit}},
         )
 
     async def _send(self, path: str, payload: bytes, model: str) -> tuple[Any, _Failure | None, float, int]:
@@ -524,9 +508,7 @@ class ModelClient:
             failure: _Failure
             try:
                 async with asyncio.timeout(budget):
-                    resp = await sdk.client.post(
-                        path, cast_to=sdk.response_type, content=payload, options=sdk.post_options
-                    )
+                    resp = await sdk.client.post(path, cast_to=sdk.response_type, content=payload)
             except TimeoutError:
                 if budget < self.timeout_s:
                     failure = _Failure(
