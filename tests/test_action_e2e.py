@@ -362,8 +362,26 @@ def test_a_pr_touching_no_prompt_posts_nothing_and_passes_the_check(
     assert run.returncode == 0, run.log
     assert project.github.comments(REPO, PR) == []
     assert project.states(project.head) == [("success", "no prompt changes")]
+    (check,) = project.github.check_runs(REPO, head_sha=project.head)
+    assert check.conclusion == "success"
     assert fake_openai.count() == 0
     assert run.outputs["verdict"] == "skipped" and run.outputs["conclusion"] == "success"
+
+
+def test_an_earlier_report_is_not_left_stale_when_no_prompt_changes_any_more(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer
+) -> None:
+    project = make_project(tmp_path, fake_github, fake_openai, DOCS_ONLY)
+    old = fake_github.add_comment(
+        REPO, PR, f"{DEFAULT_MARKER}\nPrompt review: fail", author=ACTIONS_BOT_LOGIN, author_type="Bot"
+    )
+
+    run = project.run("pull_request", project.pull_request_event("synchronize"), comment="on-change")
+
+    assert run.returncode == 0, run.log
+    (comment,) = project.github.comments(REPO, PR)
+    assert comment.id == old.id and "no prompt changes" in comment.body
+    assert fake_openai.count() == 0
 
 
 # --- /rerun ---------------------------------------------------------------------------------------

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from promptreview.cli import main
+from promptreview.results import CaseResult
 from promptreview.review import ReviewOptions, review
 from promptreview.review_result import ReviewResult, SuiteResult
 from repo_builder import RepoBuilder, run_git
@@ -242,6 +244,10 @@ def suite(result: ReviewResult, name: str) -> SuiteResult:
     return found[0]
 
 
+def metric_flags(side: CaseResult | None) -> tuple[tuple[str, bool], ...]:
+    return tuple((m.metric, m.passed) for s in side.samples for m in s.metrics) if side else ()
+
+
 def changes(s: SuiteResult) -> dict[str, str]:
     return {c.case_id: c.change for c in s.cases}
 
@@ -455,10 +461,6 @@ def test_renamed_github_models_prompt_is_not_reported_as_a_definition_edit(h: Ha
     assert not [n for n in s.notes if "definition" in n or "evaluators" in n]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: materialize.py:88 `base_prompt.metrics != head_prompt.metrics` compares MetricSpec.location, so "
-    "adding a line above `evaluators:` reports 'this change edits the prompt file's evaluators' (the bundled "
-    "demo shows it for triage.prompt.yml, whose evaluators did not change)"))
 def test_moving_evaluators_down_a_line_is_not_an_evaluator_edit(h: Harness, tmp_path: Path) -> None:
     edited = gh_prompt("Suite gh.").replace("model:", "description: x\nmodel:")  # evaluators one line down
     repo = make_repo(tmp_path, {"prompts/greet.prompt.yml": edited},
@@ -624,7 +626,8 @@ def test_rate_limit_storm_on_head_is_reported_as_errors_not_a_failure(h: Harness
 
     assert run.code == 3, run.out + run.err
     assert "inconclusive" in run.out.lower()
-    assert "rate limit" in run.out.lower()
+    assert "4 answers hit rate limits (429) on head — not counted against the prompt" in run.out
+    assert len(judge_requests(h.server)) == 2 * (len(PEOPLE) - len(stormed))  # errored cases are not judged
     head_calls = answer_requests(h.server, "Suite greet v2")
     assert len(head_calls) == 4 * len(stormed) + (len(PEOPLE) - len(stormed))  # 4 attempts per stormed case
     assert answer_requests(h.server, "Suite greet.") and len(answer_requests(h.server, "Suite greet.")) == 8
@@ -725,7 +728,6 @@ def test_max_calls_budget_stops_the_review_before_any_call(h: Harness, tmp_path:
 
 
 def test_shards_merged_equal_an_unsharded_run(h: Harness, tmp_path: Path) -> None:
-    pytest.importorskip("promptreview.merge", reason="merge not written yet")
     head = ("Suite greet v2 ({{ name }}).\nANSWER WITH: {% if name in ['Bob', 'Emil', 'Hana'] %}Hi.{% else %}"
             "Hello {{ name }}, welcome to Acme and have a great day!{% endif %}\n")
     repo = make_repo(tmp_path, {"prompts/greet.txt": head})
@@ -737,12 +739,18 @@ def test_shards_merged_equal_an_unsharded_run(h: Harness, tmp_path: Path) -> Non
     merged = h.cli("merge", str(out / "s1.json"), str(out / "s2.json"), "--json", str(out / "merged.json"))
 
     assert merged.code == whole.code, merged.out + merged.err
+    schema = json.loads((Path(__file__).resolve().parents[1] / "src" / "promptreview" / "schemas"
+                         / "report.schema.json").read_text(encoding="utf-8"))
+    for name in ("whole", "s1", "s2", "merged"):
+        jsonschema.validate(json.loads((out / f"{name}.json").read_text(encoding="utf-8")), schema,
+                            cls=jsonschema.Draft202012Validator)
     assert {s1.code, s2.code} <= {0, 1, 3}
     from promptreview.report import from_json
 
-    def per_case(path: Path) -> dict[str, tuple[str, float | None]]:
+    def per_case(path: Path) -> dict[str, tuple[object, ...]]:
         r = from_json(json.loads(path.read_text(encoding="utf-8")))
-        return {c.case_id: (c.change, c.pairwise_score) for s in r.suites for c in s.cases}
+        return {c.case_id: (c.change, c.pairwise_score, metric_flags(c.base), metric_flags(c.head))
+                for s in r.suites for c in s.cases}
 
     shard_ids = set(per_case(out / "s1.json")), set(per_case(out / "s2.json"))
     assert shard_ids[0] and shard_ids[1] and not shard_ids[0] & shard_ids[1]

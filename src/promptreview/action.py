@@ -367,10 +367,18 @@ class _Action:
             self.log.endgroup()
 
     def _publish_result(self, request: ReviewRequest, publisher: Publisher, result: ReviewResult) -> int:
-        from promptreview.report import check_output, render_comment, render_full, status_description
+        from promptreview.report import (
+            check_output,
+            render_comment,
+            render_full,
+            render_terminal,
+            status_description,
+        )
 
         result = self._apply_on_inconclusive(result)
         secrets = self.log.secrets
+        # The short text report, for people reading the log; model answers in it are untrusted.
+        self.log.untrusted(render_terminal(result, secrets=secrets))
         summary = _summarize(result, *self._write_artifacts(result))
         self._summary(render_full(result, secrets=secrets))
         self._outputs(summary)
@@ -409,7 +417,7 @@ class _Action:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "report.html").write_text(render_html(result, secrets=self.log.secrets), "utf-8")
-            (folder / "report.json").write_text(dumps(result), "utf-8")
+            (folder / "report.json").write_text(self.log.scrub(dumps(result)), "utf-8")
         except OSError as exc:
             self.log.warning(f"could not write the report files in {folder}: {exc}")
             return "", ""

@@ -86,7 +86,7 @@ def _prepare(
     cases = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
     # Evaluators inside a gh-models file are part of the gate: they come from the base version.
     metrics = suite.metrics + gate_prompt.metrics
-    if base_prompt and head_prompt and base_prompt.metrics != head_prompt.metrics:
+    if base_prompt and head_prompt and _evaluators(base_prompt) != _evaluators(head_prompt):
         notes.append(
             "this change edits the prompt file's evaluators; the base version's evaluators were used"
         )
@@ -102,6 +102,11 @@ def _prepare(
         rendered = _render_cases(prompt, cases, all_metrics, renderers[name])
         prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
     return PreparedSuite(plan, cases, metrics, prepared.get("base"), prepared.get("head"), tuple(notes))
+
+
+def _evaluators(prompt: Prompt) -> list[tuple[str, dict[str, Any], str, bool]]:
+    """What an evaluator *is*, without where it sits in the file (moving it is not an edit)."""
+    return [(m.kind, dict(m.args), m.name, m.gate) for m in prompt.metrics]
 
 
 def _load_prompt(rev: Revision, path: str, system: str | None) -> Prompt:

@@ -74,7 +74,11 @@ class Revision:
         repo = repo.resolve()
         if rev is None or rev == WORKTREE:
             return cls(repo, WORKTREE, label or "working tree")
-        sha = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        try:
+            sha = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        except GitError:
+            side = f"{label} " if label else ""
+            raise GitError(f"unknown {side}revision {rev!r} in {repo} (is it fetched? try `git fetch`)") from None
         return cls(repo, sha, label or rev)
 
     @property

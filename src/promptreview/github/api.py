@@ -25,6 +25,7 @@ import requests
 from github import Auth, Github, GithubRetry
 from github.GithubException import GithubException
 from github.IssueComment import IssueComment
+from github.Repository import Repository
 from urllib3.response import BaseHTTPResponse
 
 T = TypeVar("T")
@@ -171,6 +172,8 @@ class GitHubApi:
     write_interval_s: float = 1.0
     timeout_s: int = 30
     _github: Github = field(init=False, repr=False)
+    _repo: Repository = field(init=False, repr=False)
+    _comments: dict[int, IssueComment] = field(init=False, repr=False)  # PyGithub objects, by id
 
     def __post_init__(self) -> None:
         retry = BoundedRetry(

@@ -103,7 +103,7 @@ class Publisher:
     comment_id: int | None = None
     check_run_id: int | None = None
     checks_allowed: bool = True
-    _noticed: str | None = None  # the newer head already reported as superseding this run
+    _noticed: str | None = field(default=None, init=False, repr=False)  # newer head already reported
 
     # -- the sticky comment ------------------------------------------------------------------------
     def is_ours(self, comment: CommentInfo) -> bool:
