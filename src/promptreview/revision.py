@@ -78,7 +78,8 @@ class Revision:
             sha = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
         except GitError:
             side = f"{label} " if label else ""
-            raise GitError(f"unknown {side}revision {rev!r} in {repo} (is it fetched? try `git fetch`)") from None
+            msg = f"unknown {side}revision {rev!r} in {repo} (is it fetched? try `git fetch`)"
+            raise GitError(msg) from None
         return cls(repo, sha, label or rev)
 
     @property
