@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from actions_runner import load_payload, parse_outputs
 from promptreview.report import DEFAULT_MARKER
 from repo_builder import RepoBuilder
 from servers.github_server import ACTIONS_BOT_LOGIN, ACTIONS_TOKEN, FORK_TOKEN, GitHubServer
@@ -58,19 +59,6 @@ GOOD = {"prompts/greet.txt": "Say a warm hello to {{ vars.name }}."}
 BETTER = {"prompts/greet.txt": "Say a cheerful hello to {{ vars.name }}!"}
 BAD = {"prompts/greet.txt": "Say hello politely."}  # head answers lose the name: a failing review
 DOCS_ONLY = {"README.md": "# prompts\n\nNow with docs.\n"}
-
-
-def _events_dir() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures" / "github" / "events"
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("shared/fixtures/github/events not found above the checkout")
-    raise AssertionError  # unreachable
-
-
-def load_payload(name: str) -> dict[str, Any]:
-    return json.loads((_events_dir() / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -211,25 +199,6 @@ class Project:
         ]
 
 
-def parse_outputs(text: str) -> dict[str, str]:
-    """Read GITHUB_OUTPUT the way the runner does (``name<<DELIM`` blocks, or ``name=value``)."""
-    values: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                body.append(inner)
-            values[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
-
-
 def make_project(
     tmp_path: Path, github: GitHubServer, openai: OpenAIServer, head_files: dict[str, str]
 ) -> Project:
@@ -267,10 +236,9 @@ def test_a_prompt_edit_gets_one_comment_a_status_and_a_check_on_the_head(project
     (comment,) = project.github.comments(REPO, PR)
     assert comment.user == ACTIONS_BOT_LOGIN
     assert comment.body.startswith(DEFAULT_MARKER) and "Prompt review: pass" in comment.body
-    assert project.states(project.head) == [
-        ("pending", "Prompt review running…"),
-        ("success", project.states(project.head)[1][1]),
-    ]
+    (pending, done) = project.states(project.head)
+    assert pending == ("pending", "Prompt review running…")
+    assert done[0] == "success" and done[1] is not None and done[1].startswith("pass: ")
     assert project.states(project.base) == []
     (check,) = project.github.check_runs(REPO, head_sha=project.head)
     assert (check.name, check.conclusion) == ("promptreview", "success")
@@ -300,12 +268,32 @@ def test_a_failing_review_still_comments_annotates_and_fails_the_step(failing: P
     (ours,) = failing.bot_comments()
     assert "Prompt review: fail" in ours.body
     assert failing.github.comment(REPO, forged.id).body == f"{DEFAULT_MARKER}\nLGTM, merge it"
+    assert len(failing.github.comments(REPO, PR)) == 2  # ours is separate from the forged one
     assert failing.states(failing.head)[-1][0] == "failure"
     (check,) = failing.github.check_runs(REPO, head_sha=failing.head)
     assert check.conclusion == "failure"
     assert {(a["path"], a["start_line"]) for a in check.annotations} == {
         ("evals/greet.yaml", line) for line in (1, 3, 5, 7, 9)
     }
+
+
+def test_a_broken_config_in_the_pr_is_reported_as_an_error_not_a_crash(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer
+) -> None:
+    project = make_project(tmp_path, fake_github, fake_openai, {**GOOD, "promptreview.yml": "version: 2\n"})
+
+    run = project.run("pull_request", project.pull_request_event())
+
+    assert run.returncode == 1, run.log
+    assert run.outputs["verdict"] == "error" and run.outputs["conclusion"] == "failure"
+    (comment,) = project.bot_comments()
+    assert "Prompt review could not run" in comment.body and "unsupported version" in comment.body
+    ((state, description),) = project.states(project.head)
+    assert state == "error" and description is not None and description.startswith("could not run: ")
+    (check,) = project.github.check_runs(REPO, head_sha=project.head)
+    assert check.conclusion == "failure"
+    assert "::error::promptreview could not review" in run.stdout
+    assert fake_openai.count() == 0
 
 
 # --- a second push --------------------------------------------------------------------------------

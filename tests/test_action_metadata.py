@@ -4,6 +4,7 @@ rules of RUNTIME.md §1-2 (docker action, exec-form entrypoint, no USER, no WORK
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -122,20 +123,18 @@ def test_the_action_runs_the_dockerfile_image() -> None:
 
 
 def test_the_dockerfile_follows_the_container_action_rules() -> None:
-    lines = [line.strip() for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()]
-    instructions = [
-        line.split()[0]
-        for line in lines
-        if line and not line.startswith("#") and not line.startswith("&&") and line.split()[0].isupper()
-    ]
-    text = "\n".join(lines)
+    source = DOCKERFILE.read_text(encoding="utf-8")
+    logical = [line.strip() for line in source.replace("\\\n", " ").splitlines()]
+    instructions = [line for line in logical if line and not line.startswith("#")]
+    keywords = [line.split()[0] for line in instructions]
 
-    assert "USER" not in instructions and "WORKDIR" not in instructions
-    assert re.search(r"^FROM python:3\.11-slim[\w.-]*$", text, re.MULTILINE)  # a tag, no digest
-    assert "@sha256" not in text
-    assert "--no-install-recommends git" in text and "rm -rf /var/lib/apt/lists/*" in text
-    assert "pip install --no-cache-dir" in text
-    assert lines[-1] == 'ENTRYPOINT ["/usr/local/bin/promptreview", "action"]'
+    assert "USER" not in keywords and "WORKDIR" not in keywords
+    assert re.fullmatch(r"FROM python:3\.11-slim[\w.-]*", instructions[0])  # a tag, no digest
+    assert "@sha256" not in source
+    (apt,) = [line for line in instructions if "apt-get" in line]
+    assert "--no-install-recommends git" in apt and "rm -rf /var/lib/apt/lists/*" in apt
+    assert any(line.startswith("RUN pip install --no-cache-dir ") for line in instructions)
+    assert instructions[-1] == 'ENTRYPOINT ["/usr/local/bin/promptreview", "action"]'
 
 
 def test_the_build_context_leaves_out_the_repository_clutter() -> None:
@@ -147,3 +146,70 @@ def test_the_build_context_leaves_out_the_repository_clutter() -> None:
 
     assert rules[0] == "*"  # deny everything, then allow what `pip install .` reads
     assert {"!pyproject.toml", "!README.md", "!src/"} <= set(rules)
+
+
+# --- reading the inputs ------------------------------------------------------------------------------
+
+
+def test_inputs_are_read_with_hyphens_kept_and_empty_meaning_unset() -> None:
+    env = {
+        "INPUT_SAMPLES": "3",
+        "INPUT_COMMENT": "Always",
+        "INPUT_FAIL-ON": "never",
+        "INPUT_ON-INCONCLUSIVE": "fail",
+        "INPUT_CHECK-NAME": "",
+        "INPUT_BASE-URL": "  ",
+        "INPUT_MAX-CALLS": "500",
+    }
+
+    inputs = action.ActionInputs.from_env(env)
+
+    assert (inputs.samples, inputs.comment, inputs.fail_on, inputs.on_inconclusive) == (
+        3,
+        "always",
+        "never",
+        "fail",
+    )
+    assert (inputs.check_name, inputs.base_url, inputs.max_calls, inputs.model) == (
+        "promptreview",
+        None,
+        500,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("samples", "0"),
+        ("samples", "three"),
+        ("comment", "sometimes"),
+        ("fail-on", "always"),
+        ("max-calls", "-1"),
+    ],
+)
+def test_a_bad_input_is_one_clear_error_and_exit_code_2(name: str, value: str) -> None:
+    with pytest.raises(action.ActionError, match=f"input `{name}`"):
+        action.ActionInputs.from_env({f"INPUT_{name.upper()}": value})
+    stream = io.StringIO()
+
+    code = action.run_action({f"INPUT_{name.upper()}": value}, stream)
+
+    assert code == 2
+    assert stream.getvalue().startswith(f"::error::promptreview: input `{name}`")
+
+
+def test_an_event_that_is_not_reviewed_exits_0_with_a_notice_and_skipped_outputs(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text("{}", encoding="utf-8")
+    output = tmp_path / "output"
+    stream = io.StringIO()
+
+    code = action.run_action(
+        {"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(event), "GITHUB_OUTPUT": str(output)}, stream
+    )
+
+    assert code == 0
+    assert stream.getvalue().startswith("::notice::promptreview has nothing to do: event `push`")
+    text = output.read_text(encoding="utf-8")
+    assert "verdict<<" in text and "\nskipped\n" in text and "\nneutral\n" in text

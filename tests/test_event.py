@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from actions_runner import load_payload as event
 from promptreview.github.event import (
     EventError,
     Ignored,
@@ -19,20 +20,6 @@ from promptreview.github.event import (
     parse_event,
     parse_rerun,
 )
-
-
-def _events_dir() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures" / "github" / "events"
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("shared/fixtures/github/events not found above the checkout")
-    raise AssertionError  # unreachable
-
-
-def event(name: str) -> dict[str, Any]:
-    return json.loads((_events_dir() / f"{name}.json").read_text(encoding="utf-8"))
-
 
 # --- pull_request ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from actions_runner import parse_outputs, runner_commands
 from promptreview.github.api import GitHubApi, GitHubError, RetryPolicy
 from promptreview.github.publish import (
     DEFAULT_MARKER,
@@ -347,24 +348,6 @@ def test_workflow_command_escaping_matches_actions_core() -> None:
     assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
 
 
-def runner_commands(text: str) -> list[str]:
-    """The commands the runner would act on, honouring ``::stop-commands::TOKEN`` ... ``::TOKEN::``."""
-    acting: list[str] = []
-    paused: str | None = None
-    for line in text.splitlines():
-        if paused is not None:
-            paused = None if line == f"::{paused}::" else paused
-            continue
-        if line.lstrip().startswith("::"):
-            head, _, rest = line.lstrip()[2:].partition("::")
-            name = head.split(" ", 1)[0]
-            if name == "stop-commands":
-                paused = rest
-            else:
-                acting.append(name)
-    return acting
-
-
 def test_untrusted_text_cannot_issue_workflow_commands() -> None:
     stream = io.StringIO()
     log = WorkflowLog(stream)
@@ -403,25 +386,11 @@ def test_outputs_use_a_random_heredoc_delimiter(tmp_path: Path) -> None:
 
     text = path.read_text(encoding="utf-8")
     assert text.startswith("verdict<<ghadelimiter_")
-    parsed = _parse_outputs(text)
+    parsed = parse_outputs(text)
     assert parsed == {"verdict": "fail", "note": tricky}
     assert write_outputs(None, {"verdict": "x"}) is False
     with pytest.raises(ValueError):
         format_outputs({"bad=name": "x"})
-
-
-def _parse_outputs(text: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        name, delimiter = line.split("<<", 1)
-        body: list[str] = []
-        for inner in lines:
-            if inner == delimiter:
-                break
-            body.append(inner)
-        values[name] = "\n".join(body)
-    return values
 
 
 def test_the_step_summary_never_passes_one_mebibyte(tmp_path: Path) -> None:

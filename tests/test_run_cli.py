@@ -25,7 +25,9 @@ from servers.openai_server import OpenAIServer, Reply
 
 API_KEY = "sk-e2e-test-key-0000"
 SCHEMA = Path(__file__).resolve().parents[1] / "src" / "promptreview" / "schemas" / "report.schema.json"
-FIXTURES = Path("/work/shared/fixtures/gh-models")
+# The shared fixtures live next to the checkout (``shared/fixtures/gh-models``), found by walking up.
+FIXTURES = next((p / "shared" / "fixtures" / "gh-models" for p in Path(__file__).resolve().parents
+                 if (p / "shared" / "fixtures" / "gh-models").is_dir()), Path("shared/fixtures/gh-models"))
 BAD_FIXTURES = ("rodoHasArrived__Meridian/fix-test-failures.prompt.yml",
                 "tadanobutubutu__screeps/strategy-generator.prompt.yml")
 
@@ -71,6 +73,7 @@ class Harness:
         code = main(list(argv))
         captured = self.capsys.readouterr()
         assert "Traceback" not in captured.err + captured.out
+        assert "internal error" not in captured.err, captured.err  # an unexpected exception, caught
         return CliRun(code, captured.out, captured.err)
 
     def run(self, repo: Path, *extra: str) -> CliRun:
@@ -186,9 +189,10 @@ def test_run_reads_a_committed_revision_not_the_working_tree(h: Harness, tmp_pat
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG: review.py:_single_revision_plan gives every suite status 'added', so `run` prints each suite as "
-    "'(new)' with the note 'New prompt ...: evaluated on head only, with nothing to compare against; only "
-    "the suite's min_pass_rate floor can gate it' (report/_view.py:_status_notes) and a '→ head' header"))
+    "BUG: review.py:91 (_single_revision_plan) gives every suite of `run` status 'added', so the summary "
+    "shows each as '(new)' with the note 'New prompt ...: evaluated on head only, with nothing to compare "
+    "against; only the suite's min_pass_rate floor can gate it' (report/_view.py _status_notes) under a "
+    "' → head' header, although `run` gates on a default 100% floor"))
 def test_run_summary_does_not_call_every_suite_new(h: Harness, tmp_path: Path) -> None:
     repo = repo_with(tmp_path, files())
 
@@ -283,8 +287,8 @@ def test_undefined_template_variable_errors_that_case_and_the_run_goes_on(h: Har
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG: run.py:69 labels a render failure error_kind='template' but report/_view.py:ERROR_PHRASES knows it "
-    "as 'render', so the report says 'failed (template)' instead of 'could not render the prompt'"))
+    "BUG: run.py:66 labels a render failure error_kind='template' but report/_view.py:47 ERROR_PHRASES "
+    "knows it as 'render', so the report says 'failed (template)' instead of 'could not render the prompt'"))
 def test_template_errors_are_described_in_words(h: Harness, tmp_path: Path) -> None:
     prompt = "Greet {{ name }}.\nANSWER WITH: Hi {{ name }}{% if name == 'Bob' %} {{ nickname }}{% endif %}\n"
     repo = repo_with(tmp_path, files("    gate: {min_pass_rate: 0.5, max_error_rate: 0.5}", prompt=prompt))
@@ -295,8 +299,8 @@ def test_template_errors_are_described_in_words(h: Harness, tmp_path: Path) -> N
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG: summarize.py:classify returns 'new' before looking at errors, so errored cases of a head-only "
-    "suite (every suite of `run`, every added prompt) never count in SuiteEvidence.n_errors: "
+    "BUG: summarize.py:88 classify returns 'new' before looking at errors, so summarize.py:175 n_errors "
+    "never counts errored cases of a head-only suite (every suite of `run`, every added prompt): "
     "max_error_rate is ignored and a suite whose cases mostly errored passes on the rest"))
 def test_run_with_mostly_errored_cases_is_not_a_pass(h: Harness, tmp_path: Path) -> None:
     prompt = "Greet {{ name }}.\nANSWER WITH: {% if name != 'Alice' %}{{ nickname }}{% endif %}{{ name }}\n"
@@ -419,3 +423,21 @@ def test_wild_negative_fixtures_give_clear_errors_naming_the_file(h: Harness, tm
         assert suites[name]["error"] and name in suites[name]["error"], suites[name]["error"]
         assert name in run.out
     assert suites[_repo_name(good)]["error"] is None and suites[_repo_name(good)]["cases_total"] == 2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: review.py:182 gives a suite that could not run (p.error) SuiteEvidence(n_total=0), so "
+    "verdict.py:337 says 'the suite has no cases, so there is nothing to evaluate' in the verdict and the "
+    "headline, hiding the real cause (invalid YAML, missing cases file) that only shows in a note; carry "
+    "the error into the suite's verdict reason"))
+def test_verdict_of_a_broken_suite_says_what_broke(h: Harness, tmp_path: Path) -> None:
+    orphan = "  orphan:\n    prompt: prompts/greet.txt\n    cases: evals/missing.yaml\n"
+    config = CONFIG.replace("GATE", "") + orphan
+    repo = repo_with(tmp_path, files(**{"promptreview.yml": config, "prompts/broken.prompt.yml": "a: [b\n"}))
+
+    run = h.run(repo.path, "--json", str(tmp_path / "run.json"))
+
+    suites = json_suites(load_json(tmp_path / "run.json"))
+    assert "evals/missing.yaml" in suites["orphan"]["verdict"]["reason"]
+    assert "invalid YAML" in suites["prompts/broken.prompt.yml"]["verdict"]["reason"]
+    assert "has no cases" not in run.out

@@ -229,16 +229,13 @@ class _Action:
             policy=RetryPolicy.from_env(self.env),
             write_interval_s=_float(self.env.get("PROMPTREVIEW_GITHUB_WRITE_INTERVAL"), 1.0),
         )
-        if isinstance(trigger, RerunCommand):
-            request = self._rerun(trigger)
-            if request is None:
-                return self._finish(SKIPPED)
-        else:
-            request = trigger
+        request = self._rerun(trigger) if isinstance(trigger, RerunCommand) else trigger
+        if isinstance(request, Summary):  # the /rerun ends here: denied, or the PR unreadable
+            return self._finish(request)
         return self._review(request)
 
     # -- /rerun ------------------------------------------------------------------------------------------
-    def _rerun(self, command: RerunCommand) -> ReviewRequest | None:
+    def _rerun(self, command: RerunCommand) -> ReviewRequest | Summary:
         """React, check the commenter's rights, and pin the PR's head as it is right now."""
         react(self.api, command.pr_number, command.comment_id, STARTED, self.log)
         decision = authorize(self.api, command.commenter)
@@ -246,13 +243,14 @@ class _Action:
             self.log.notice(f"/rerun denied: {decision.reason}.")
             react(self.api, command.pr_number, command.comment_id, FAILED, self.log)
             reply(self.api, command.pr_number, denial_reply(DENIED_MARKER), self.log)
-            return None
+            return SKIPPED
         self.log.info(f"/rerun requested by {command.commenter} ({decision.reason}).")
         try:
             pull = self.api.get_pull(command.pr_number)
         except GitHubError as exc:
             react(self.api, command.pr_number, command.comment_id, FAILED, self.log)
-            raise ActionError(f"could not read pull request #{command.pr_number}: {exc}") from exc
+            self.log.error(f"promptreview could not read pull request #{command.pr_number}: {exc}")
+            return Summary("error", "failure")
         return ReviewRequest(
             repo=command.repo,
             pr_number=command.pr_number,
@@ -282,13 +280,15 @@ class _Action:
 
     # -- the review ----------------------------------------------------------------------------------------
     def _publisher(self, pr_number: int, head_sha: str) -> Publisher:
+        bot = identify_bot(self.api, self.env, self.log)
+        self.log.info(f"The PR comment is written and found as {bot}.")
         return Publisher(
             api=self.api,
             log=self.log,
             pr_number=pr_number,
             head_sha=head_sha,
             check_name=self.inputs.check_name,
-            bot_login=identify_bot(self.api, self.env, self.log),
+            bot_login=bot,
             run_url=self.run_url,
             marker=sticky_marker(self.inputs.check_name),
             secrets=self.log.secrets,

@@ -51,7 +51,7 @@ class GitHubError(Exception):
 @dataclass(frozen=True)
 class RetryPolicy:
     """How long the action may wait on GitHub. Every wait is capped by ``max_wait_s`` and all waits
-    of one run together by ``total_wait_s``; ``backoff_s`` is the first backoff, doubled per retry."""
+    of one run together by ``total_wait_s``; ``backoff_s`` scales the exponential backoff."""
 
     retries: int = 4
     backoff_s: float = 1.0
@@ -174,13 +174,15 @@ class GitHubApi:
     _github: Github = field(init=False, repr=False)
     _repo: Repository = field(init=False, repr=False)
     _comments: dict[int, IssueComment] = field(init=False, repr=False)  # PyGithub objects, by id
+    _budget: _WaitBudget = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._budget = _WaitBudget(self.policy.total_wait_s)
         retry = BoundedRetry(
             total=self.policy.retries,
             backoff_factor=self.policy.backoff_s,
             max_wait_s=self.policy.max_wait_s,
-            budget=_WaitBudget(self.policy.total_wait_s),
+            budget=self._budget,
         )
         self._github = Github(
             base_url=self.base_url.rstrip("/"),
@@ -194,7 +196,7 @@ class GitHubApi:
             user_agent="promptreview",
         )
         self._repo = self._github.get_repo(self.repo_name)
-        self._comments: dict[int, IssueComment] = {}
+        self._comments = {}
 
     # -- identity and permissions --------------------------------------------------------------
     def authenticated_login(self) -> str | None:
@@ -299,7 +301,8 @@ class GitHubApi:
         last: GitHubError | None = None
         for attempt in range(self.policy.post_attempts):
             if attempt:
-                time.sleep(min(self.policy.backoff_s * 2 ** (attempt - 1), self.policy.max_wait_s))
+                wait = min(self.policy.backoff_s * 2 ** (attempt - 1), self.policy.max_wait_s)
+                time.sleep(self._budget.take(wait))
                 if recover is not None:
                     found = recover()
                     if found is not None:

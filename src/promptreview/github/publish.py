@@ -179,13 +179,17 @@ class Publisher:
             self.check_run_id = self.api.create_check_run(self.check_name, self.head_sha, **fields)
         except GitHubError as exc:
             if exc.forbidden:
-                self.checks_allowed = False
-                self.log.warning(
-                    "the token cannot create check runs (grant `checks: write`); "
-                    f"only the commit status `{self.check_name}` is set"
-                )
-                return
-            self._failed("create the check run", exc)
+                self._checks_forbidden()
+            else:
+                self._failed("create the check run", exc)
+
+    def _checks_forbidden(self) -> None:
+        """A token without ``checks: write`` (a PAT, a trimmed GITHUB_TOKEN): carry on with the status."""
+        self.checks_allowed = False
+        self.log.warning(
+            f"the token cannot create check runs (grant `checks: write`); only the commit status "
+            f"`{self.check_name}` is set"
+        )
 
     def finish_check(self, outcome: Outcome) -> None:
         """Complete the check run, sending annotations 50 per request (later PATCHes append)."""
@@ -208,10 +212,9 @@ class Publisher:
                 self.api.update_check_run(self.check_run_id, output=output)
         except GitHubError as exc:
             if exc.forbidden and self.check_run_id is None:
-                self.checks_allowed = False
-                self.log.warning("the token cannot create check runs (grant `checks: write`)")
-                return
-            self._failed("complete the check run", exc)
+                self._checks_forbidden()
+            else:
+                self._failed("complete the check run", exc)
 
     def _clean_annotation(self, note: Mapping[str, Any]) -> dict[str, Any]:
         return {k: scrub(v, self.secrets) if isinstance(v, str) else v for k, v in note.items()}
@@ -283,7 +286,7 @@ def error_comment(
 ) -> str:
     link = f" [Open the run]({url}) for the log." if (url := safe_url(run_url)) else ""
     return (
-        f"{marker}\n## ⚠️ Prompt review could not run\n\n"
+        (f"{marker}\n" if marker else "") + "## ⚠️ Prompt review could not run\n\n"
         f"Reviewing {md_code(head_sha[:7])} stopped: {md_text(message, secrets=secrets, limit=2000)}\n\n"
         f"Fix the cause and push, or comment `/rerun`.{link}\n"
     )

@@ -12,12 +12,15 @@ belongs to the runner); ``revision.git`` passes ``-c safe.directory=<repo>`` on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from promptreview.errors import PromptReviewError
 from promptreview.github.workflow_log import WorkflowLog
 from promptreview.revision import GitError, git
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class WorkspaceError(PromptReviewError):
@@ -50,6 +53,8 @@ def ensure_commits(
             f"{repo} is not a git checkout: add `- uses: actions/checkout@v4` before promptreview"
         )
     for sha in dict.fromkeys(shas):
+        if not _SHA.fullmatch(sha):  # it becomes a git argument: never let it look like an option
+            raise WorkspaceError(f"{sha!r} is not a commit SHA")
         if has_commit(repo, sha):
             continue
         log.info(f"Commit {sha[:12]} is not in the checkout (a shallow clone?); fetching it from origin.")
