@@ -354,10 +354,6 @@ def test_deleted_prompt_is_reported_removed(h: Harness, tmp_path: Path) -> None:
     assert s.verdict.conclusion != "failure" and run.code != 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: review.py:155 `runnable` keeps removed suites and materialize.py:97 prepares their base version, "
-    "so run.plan_calls sends every base answer of a prompt that no longer exists (8 calls here), while the "
-    "report says 'it exists only in base, so nothing was evaluated'; skip status=='removed' suites"))
 def test_deleted_prompt_makes_no_model_calls(h: Harness, tmp_path: Path) -> None:
     repo = make_repo(tmp_path, DELETE_FAREWELL)
 
@@ -367,10 +363,6 @@ def test_deleted_prompt_makes_no_model_calls(h: Harness, tmp_path: Path) -> None
     assert h.server.count() == 0  # the only affected suite was removed: there is nothing to call
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: review.py:186 passes head_only=False for a removed suite, so summarize.py pairs 0 cases and "
-    "verdict.py _inconclusive says 'only 0 cases ran on both versions': a PR that only deletes a prompt is "
-    "inconclusive (exit 3) forever; a removed suite should not block (e.g. its own 'removed' verdict)"))
 def test_pr_that_only_deletes_a_prompt_passes(h: Harness, tmp_path: Path) -> None:
     repo = make_repo(tmp_path, DELETE_FAREWELL)
 
@@ -453,10 +445,6 @@ def test_renamed_github_models_prompt_without_config_is_one_suite(h: Harness, tm
     assert len(answer_requests(h.server, "Suite gh, renamed.")) == len(PEOPLE)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: plan.py:158 describe_suite_change compares an implicit suite's `name` and `prompt`, which are both "
-    "derived from the file path, so a pure rename of a *.prompt.yml is reported as a suite definition edit "
-    "('the base revision's definition was used'); skip name/prompt when both specs are implicit"))
 def test_renamed_github_models_prompt_is_not_reported_as_a_definition_edit(h: Harness,
                                                                            tmp_path: Path) -> None:
     repo = _gh_rename(tmp_path)
@@ -561,13 +549,6 @@ def test_pr_cannot_drop_must_pass_from_a_case_it_breaks(h: Harness, tmp_path: Pa
     assert next(c for c in s.cases if c.case_id == "p1").must_pass
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a PR that switches the model under test is not evaluated with it. materialize.py:100 takes "
-    "`suite.model or prompt.model or defaults.model` from the base suite/config for both sides (plan.py "
-    "`suite = base_suite or head_suite`), so head runs the base model and the review passes on identical "
-    "answers; a `defaults.model` change is not even detected (plan.py describe_suite_change only compares "
-    "SuiteSpec fields): 'No suite is affected'. Gate/metrics/judge should come from base, but the model "
-    "(and params) of the version under test from that side, as already done for *.prompt.yml `model:`"))
 @pytest.mark.parametrize("where", ["suite", "defaults"])
 def test_pr_that_switches_the_model_under_test_runs_head_on_the_new_model(h: Harness, tmp_path: Path,
                                                                           where: str) -> None:

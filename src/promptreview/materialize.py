@@ -15,7 +15,7 @@ from typing import Any, Literal
 from promptreview.cases import parse_cases
 from promptreview.errors import ConfigError, Location
 from promptreview.models.types import Message
-from promptreview.plan import SuitePlan
+from promptreview.plan import ModelChoice, SuitePlan
 from promptreview.prompts import parse_prompt
 from promptreview.render import Renderer, RenderJob, render_gh_models
 from promptreview.revision import Revision
@@ -97,8 +97,10 @@ def _prepare(
     for name, rev, prompt in (("base", base, base_prompt), ("head", head, head_prompt)):
         if prompt is None:
             continue
-        model = suite.model or prompt.model or defaults.model
-        params = {**dict(prompt.params), **dict(suite.params)}
+        choice = (plan.base_model if name == "base" else plan.head_model) or ModelChoice(
+            suite.model, defaults.model, dict(suite.params))
+        model = choice.resolve(prompt.model)
+        params = {**dict(prompt.params), **dict(choice.params)}
         rendered = _render_cases(prompt, cases, all_metrics, renderers[name])
         prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
     return PreparedSuite(plan, cases, metrics, prepared.get("base"), prepared.get("head"), tuple(notes))

@@ -8,8 +8,9 @@ records what changed so the report can say the base's definition was used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
 from promptreview.changes import ChangeSet
 from promptreview.config import load_config
@@ -18,7 +19,25 @@ from promptreview.render import referenced_templates
 from promptreview.revision import Revision
 from promptreview.suite import Config, SuiteSpec
 
-SuiteStatus = Literal["modified", "added", "removed", "unchanged"]
+# "single": a one-revision run (``promptreview run``), nothing to compare against.
+SuiteStatus = Literal["modified", "added", "removed", "unchanged", "single"]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model under test on one side, as that side's config sets it.
+
+    The gate, metrics and judge come from base, but the model and its parameters are part of what
+    a PR changes (switching models is a prompt change to review), so each side uses its own.
+    ``model`` is the suite's own setting (None: the prompt file's, else ``default``).
+    """
+
+    model: str | None
+    default: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve(self, prompt_model: str | None) -> str:
+        return self.model or prompt_model or self.default
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,8 @@ class SuitePlan:
     head_prompt: str | None
     reasons: tuple[str, ...] = ()
     definition_changes: tuple[str, ...] = ()  # what the PR changed in the suite's definition (not used)
+    base_model: ModelChoice | None = None
+    head_model: ModelChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +101,39 @@ def make_plan(
     unaffected: list[str] = []
     for name in dict.fromkeys([*base_by_name, *head_by_name]):
         base_suite, head_suite = base_by_name.get(name), head_by_name.get(name)
-        plan = _plan_suite(base, head, changes, touched, base_suite, head_suite, all_suites)
+        # Planned as if every suite ran, so a model change alone can still make a suite affected.
+        plan = _plan_suite(base, head, changes, touched, base_suite, head_suite, all_suites=True)
+        if plan is not None:
+            plan = _with_models(plan, base_suite, head_suite, base_cfg, head_cfg)
+            if plan.status == "unchanged" and not all_suites:
+                plan = None
         if plan is None:
             unaffected.append(name)
         else:
             plans.append(plan)
     return Plan(tuple(plans), tuple(unaffected), changes, base_cfg, note)
+
+
+def _with_models(plan: SuitePlan, base_suite: SuiteSpec | None, head_suite: SuiteSpec | None,
+                 base_cfg: Config, head_cfg: Config) -> SuitePlan:
+    """Each side's model choice; a change of the configured model makes the suite affected."""
+    base_choice = (ModelChoice(base_suite.model, base_cfg.defaults.model, dict(base_suite.params))
+                   if base_suite else None)
+    head_choice = (ModelChoice(head_suite.model, head_cfg.defaults.model, dict(head_suite.params))
+                   if head_suite else base_choice)
+    reasons = list(plan.reasons)
+    status = plan.status
+    if base_choice and head_choice and plan.status in ("modified", "unchanged"):
+        before, after = base_choice.resolve(None), head_choice.resolve(None)
+        if (base_choice.model or base_choice.default) != (head_choice.model or head_choice.default):
+            reasons.append(f"model under test changed: {before} → {after}")
+        if base_choice.params != head_choice.params:
+            reasons.append("model parameters changed")
+        if status == "unchanged" and len(reasons) > len(plan.reasons):
+            reasons = [r for r in reasons if r != "re-run requested"]
+            status = "modified"
+    return replace(plan, reasons=tuple(reasons), status=status, base_model=base_choice,
+                   head_model=head_choice)
 
 
 def _plan_suite(
@@ -152,14 +200,16 @@ def _partials(rev: Revision, prompt_path: str) -> set[str]:
         return set()
 
 
-_IGNORED_FIELDS = {"location", "implicit"}
+# Not part of the gate: where the suite lives (renames are reported as such) and the model under
+# test, which each side takes from its own config (see ModelChoice).
+_IGNORED_FIELDS = {"location", "implicit", "prompt", "model", "params"}
 
 
 def describe_suite_change(base: SuiteSpec, head: SuiteSpec) -> tuple[str, ...]:
     """Plain words for what a PR changed in a suite's definition (gate, metrics, judge...)."""
     out: list[str] = []
     for f in fields(SuiteSpec):
-        if f.name in _IGNORED_FIELDS:
+        if f.name in _IGNORED_FIELDS or (f.name == "name" and base.implicit and head.implicit):
             continue
         a, b = getattr(base, f.name), getattr(head, f.name)
         if f.name == "metrics":

@@ -88,7 +88,7 @@ def _single_revision_plan(rev: Revision, options: ReviewOptions) -> Plan:
 
     config = load_config(rev, options.config_path)
     suites = tuple(
-        SuitePlan(s, "added", None, s.prompt, ("run",))
+        SuitePlan(s, "single", None, s.prompt, ("run",))
         for s in config.suites
         if rev.read(s.prompt) is not None
     )
@@ -108,7 +108,11 @@ def _apply_overrides(plan: Plan, options: ReviewOptions) -> Plan:
             judge=options.judge or s.judge,
             samples=options.samples or s.samples,
         )
-        suites.append(replace(sp, suite=s))
+        sides = {}
+        if options.model:  # an explicit --model applies to both sides
+            sides = {k: replace(c, model=options.model) for k in ("base_model", "head_model")
+                     if (c := getattr(sp, k)) is not None}
+        suites.append(replace(sp, suite=s, **sides))
     return replace(plan, suites=tuple(suites))
 
 
@@ -120,7 +124,13 @@ def _prepare_all(plan: Plan, base: Revision, head: Revision) -> list[PreparedSui
     head.prefetch(files)
     with Renderer(base.read) as base_renderer, Renderer(head.read) as head_renderer:
         renderers = {"base": base_renderer, "head": head_renderer}
-        return [prepare_suite(sp, base, head, plan.config.defaults, renderers) for sp in plan.suites]
+        return [
+            # A removed prompt has nothing to evaluate: no rendering, no calls.
+            PreparedSuite(sp, (), (), None, None)
+            if sp.status == "removed"
+            else prepare_suite(sp, base, head, plan.config.defaults, renderers)
+            for sp in plan.suites
+        ]
 
 
 def _shard(p: PreparedSuite, i: int, n: int) -> PreparedSuite:
@@ -152,7 +162,7 @@ async def _evaluate(
     from promptreview.models.client import open_client
 
     defaults = plan.config.defaults
-    runnable = [p for p in prepared if p.error is None]
+    runnable = [p for p in prepared if p.error is None and p.plan.status != "removed"]
     slots = plan_calls(runnable)
     async with open_client(defaults, options, repo_root=str(head.repo)) as client:
         hits = client.cached_count([s.request for s in slots if s.request is not None])
@@ -177,9 +187,10 @@ async def _evaluate(
         suites: list[SuiteResult] = []
         evidence: list[SuiteEvidence] = []
         for p in prepared:
-            if p.error is not None:
-                suites.append(_errored_suite(p))
-                evidence.append(SuiteEvidence(p.name, (), 0, 0, head_only=True))
+            if p.error is not None or p.plan.status == "removed":
+                suites.append(_unevaluated_suite(p))
+                evidence.append(SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=p.error is None,
+                                              error=p.error))
                 continue
             scored = await score_suite(p, answers, client, base.read, delimiter)
             comparisons = await _compare(p, scored, client.complete, delimiter)
@@ -191,6 +202,7 @@ async def _evaluate(
                 head_only,
                 p.plan.suite.compare and not single,
                 min_pass_rate_default=1.0 if single else None,
+                single_revision=single,
             )
             evidence.append(ev)
             suites.append(_suite_result(p, comparisons, summaries, pairwise))
@@ -293,7 +305,8 @@ async def _compare(
     return out
 
 
-def _errored_suite(p: PreparedSuite) -> SuiteResult:
+def _unevaluated_suite(p: PreparedSuite) -> SuiteResult:
+    """A suite with no cases run: its prompt was removed, or it could not be read at all."""
     from promptreview.review_result import PairwiseSummary
 
     sp = p.plan

@@ -63,7 +63,7 @@ async def run_calls(
         pc = version.cases[slot.case_index]
         if slot.request is None:
             answer = Answer(
-                pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="template"
+                pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="render"
             )
         else:
             completion = await complete(slot.request, tag=slot.version)

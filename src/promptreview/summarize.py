@@ -86,7 +86,8 @@ def classify(
 ) -> tuple[CaseChange, tuple[str, ...]]:
     """Is this case a regression, an improvement, the same, an error, or new?"""
     if comparison_base is None:
-        return "new", ()
+        # Head-only (new prompt, one-revision run): errors still count against max_error_rate.
+        return ("error" if head_errored else "new"), ()
     if comparison_head is None:
         return "removed", ()
     if head_errored or base_errored:
@@ -128,6 +129,7 @@ def summarize(
     head_only: bool,
     compare_enabled: bool,
     min_pass_rate_default: float | None = None,
+    single_revision: bool = False,
 ) -> tuple[tuple[MetricSummary, ...], PairwiseSummary, SuiteEvidence]:
     base_vals = [case_values(c.base) for c in cases]
     head_vals = [case_values(c.head) for c in cases]
@@ -191,6 +193,7 @@ def summarize(
         max_error_rate=gate.max_error_rate,
         on_inconclusive=gate.on_inconclusive,
         default_margin=gate.margin,
+        single_revision=single_revision,
     )
     return tuple(summaries), pw, evidence
 

@@ -168,6 +168,9 @@ class SuiteEvidence:
     max_error_rate: float = 0.2
     on_inconclusive: str = "neutral"
     default_margin: float | None = None
+    single_revision: bool = False  # ``promptreview run``: one revision, judged by its floors only
+    removed: bool = False  # the prompt exists only in base: nothing to evaluate, nothing to block
+    error: str | None = None  # the suite could not run at all (broken file...): say what broke
 
     def __post_init__(self) -> None:
         if not 0 <= self.n_errors <= self.n_total:
@@ -333,6 +336,10 @@ def _decide_suite(
         }[kind]
         return SuiteVerdict(suite.suite, kind, conclusion, _sentence(reason), metrics, certifiable, needed)
 
+    if suite.error is not None:
+        return verdict("error", f"the suite could not run: {suite.error}")
+    if suite.removed:
+        return verdict("pass", "the prompt was removed, so there is nothing to evaluate")
     if suite.n_total == 0:
         return verdict("error", "the suite has no cases, so there is nothing to evaluate")
     if suite.n_errors == suite.n_total:
@@ -356,10 +363,11 @@ def _decide_suite(
     if suite.head_only:
         if floor_reason is not None:
             return verdict(*floor_reason)
+        what = "one revision" if suite.single_revision else "new prompt, no base to compare"
         if suite.min_pass_rate is not None and suite.head_pass_rate is not None:
             return verdict(
                 "pass",
-                f"new prompt, no base to compare: head's pass rate {_percent(suite.head_pass_rate)} meets "
+                f"{what}: head's pass rate {_percent(suite.head_pass_rate)} meets "
                 f"the {_percent(suite.min_pass_rate)} floor",
             )
         return verdict("pass", "new prompt: no base to compare, and no min_pass_rate floor is set")

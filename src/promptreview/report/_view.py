@@ -246,6 +246,8 @@ def _status_notes(suite: SuiteResult) -> list[str]:
     if suite.status == "added":
         return [f"New prompt `{suite.head_prompt or suite.name}`: evaluated on head only, with nothing to "
                 "compare against; only the suite's `min_pass_rate` floor can gate it."]
+    if suite.status == "single":
+        return []
     if suite.status == "removed":
         return [f"Removed prompt `{suite.base_prompt or suite.name}`: it exists only in base, so nothing "
                 "was evaluated."]
@@ -359,7 +361,7 @@ def ordered_cases(suite: SuiteResult) -> tuple[tuple[CaseComparison, ...], tuple
     """Regressions worst first, then improvements best first; must-pass cases lead their group."""
     regressed = [c for c in suite.cases if c.change == "regressed"]
     improved = [c for c in suite.cases if c.change == "improved"]
-    if suite.status == "added":  # no base: what matters is what fails on head
+    if suite.status in ("added", "single"):  # no base: what matters is what fails on head
         regressed = [c for c in suite.cases if c.change == "new" and _head_failed(c)]
     regressed.sort(key=lambda c: (not c.must_pass, c.pairwise_score or 0.0, -len(c.changed_metrics)))
     improved.sort(key=lambda c: (-(c.pairwise_score or 0.0), -len(c.changed_metrics)))
@@ -380,7 +382,8 @@ def case_card(result: ReviewResult, suite: SuiteResult, case: CaseComparison) ->
     base_text, base_samples = _first_answer(case.base)
     head_text, head_samples = _first_answer(case.head)
     samples = max(base_samples, head_samples)
-    names = case.changed_metrics or (() if suite.status != "added" else _failed_metrics(case.head))
+    head_only = suite.status in ("added", "single")
+    names = case.changed_metrics or (_failed_metrics(case.head) if head_only else ())
     return CaseCard(
         suite=suite.name,
         case_id=case.case_id,
