@@ -254,7 +254,7 @@ def test_case_shows_link_metrics_judge_reason_and_both_answers_side_by_side() ->
         "https://github.com/acme/support-bot/blob/2222222aaaaaaabbbbbbbcccccccdddddddeeee/evals/support.yaml#L4")
     items = [li.text for li in doc.all("li")]
     assert "contains: pass → fail — missing 'refund policy'" in items
-    assert "Judge: Answer A cites the 30-day refund window; answer B omits it." in items
+    assert "Judge: (A = base, B = head) Answer A cites the 30-day refund window; answer B omits it." in items
     side_by_side = [t.text for t in doc.all("table") if t.text.startswith("BaseHeadBase answer 0")]
     assert side_by_side and "Head answer 0" in side_by_side[0]
 
@@ -435,7 +435,7 @@ def test_hostile_text_in_ids_reasons_and_file_names_is_escaped() -> None:
     body = render_comment(attack_review(), secrets=[SECRET])
     doc = Doc(gfm(body))
     items = [li.text for li in doc.all("li")]
-    assert any(i.startswith("Judge: B is worse @\u2060acme/leads | </details>") and "***" in i for i in items)
+    assert any(i.startswith("Judge: (A = base, B = head) B is worse @\u2060acme/leads | </details>") and "***" in i for i in items)
     assert any("missing `refund` @\u2060octocat | x" in i for i in items)
     assert any(c.text == "evals/sup|port @\u2060x.yaml:7" for c in doc.all("code"))
     link = next(a for a in doc.all("a") if "case|1" in a.text)

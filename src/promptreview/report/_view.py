@@ -48,6 +48,12 @@ ERROR_PHRASES = {
 }
 
 
+def error_phrase(kind: str, n: int) -> str:
+    """The phrase for ``n`` errors of ``kind``, agreeing in number ("1 answer was stopped...")."""
+    phrase = ERROR_PHRASES.get(kind, f"failed ({kind})")
+    return "was " + phrase[5:] if n == 1 and phrase.startswith("were ") else phrase
+
+
 def ours(text: str) -> Markup:
     """Mark text that promptreview wrote from its own numbers and words as needing no escaping."""
     return Markup(text)
@@ -276,7 +282,7 @@ def error_notes(suite: SuiteResult) -> list[str]:
     if suite.error:
         return [f"🛑 The suite could not run: {suite.error}"]
     return [
-        f"{plural(n, 'answer')} {ERROR_PHRASES.get(kind, f'failed ({kind})')}"
+        f"{plural(n, 'answer')} {error_phrase(kind, n)}"
         + (f" on {side}" if side else "")
         + " — not counted against the prompt."
         for (side, kind), n in _errors_by_side(suite).items()
@@ -313,7 +319,7 @@ def usage_notes(result: ReviewResult) -> tuple[str, ...]:
     for side, stats in (("base", u.base), ("head", u.head), ("judge", u.judge)):
         for kind, n in sorted(stats.errors_by_kind.items(), key=lambda kv: -kv[1]):
             who = "judge calls" if side == "judge" else f"calls on {side}"
-            notes.append(f"{n:,} {who} {ERROR_PHRASES.get(kind, f'failed ({kind})')}.")
+            notes.append(f"{n:,} {who} {error_phrase(kind, n)}.")
     unpriced = sum(s.unpriced for s in (u.base, u.head, u.judge))
     if unpriced or not u.priced:
         notes.append(f"Costs are incomplete: {plural(unpriced, 'call')} used a model with no price in the "
@@ -378,6 +384,16 @@ def _counts_as_failure(m: MetricResult) -> bool:
     return m.gate and m.kind != "signal" and not m.passed and m.error is None and m.skipped is None
 
 
+def _judge_reason(case: CaseComparison) -> str:
+    """The judge's own words, with which side its neutral labels stood for in that order."""
+    for p in case.pairwise:
+        for j in p.judgements:
+            if j.reason:
+                sides = "A = base, B = head" if j.order == "base-first" else "A = head, B = base"
+                return f"({sides}) {j.reason}"
+    return ""
+
+
 def case_card(result: ReviewResult, suite: SuiteResult, case: CaseComparison) -> CaseCard:
     base_text, base_samples = _first_answer(case.base)
     head_text, head_samples = _first_answer(case.head)
@@ -392,7 +408,7 @@ def case_card(result: ReviewResult, suite: SuiteResult, case: CaseComparison) ->
         link=_case_link(result, case),
         must_pass=case.must_pass,
         outcome=_outcome(case),
-        judge_reason=next((p.reason for p in case.pairwise if p.reason), ""),
+        judge_reason=_judge_reason(case),
         metrics=tuple(_metric_change(name, case) for name in names),
         base_answer=base_text,
         head_answer=head_text,
