@@ -435,7 +435,8 @@ def test_hostile_text_in_ids_reasons_and_file_names_is_escaped() -> None:
     body = render_comment(attack_review(), secrets=[SECRET])
     doc = Doc(gfm(body))
     items = [li.text for li in doc.all("li")]
-    assert any(i.startswith("Judge: (A = base, B = head) B is worse @\u2060acme/leads | </details>") and "***" in i for i in items)
+    judge = "Judge: (A = base, B = head) B is worse @\u2060acme/leads | </details>"
+    assert any(i.startswith(judge) and "***" in i for i in items)
     assert any("missing `refund` @\u2060octocat | x" in i for i in items)
     assert any(c.text == "evals/sup|port @\u2060x.yaml:7" for c in doc.all("code"))
     link = next(a for a in doc.all("a") if "case|1" in a.text)

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from promptreview.github.api import CommentInfo, GitHubApi, GitHubError
 from promptreview.github.workflow_log import WorkflowLog
-from promptreview.report.markdown import DEFAULT_MARKER
-from promptreview.report.sanitize import ELLIPSIS, md_code, md_text, safe_url, scrub
+from promptreview.report.markdown import DEFAULT_MARKER, render_notice
+from promptreview.report.sanitize import ELLIPSIS, scrub
 
 ACTIONS_BOT = "github-actions[bot]"
 STATUS_DESCRIPTION_LIMIT = 140
@@ -137,11 +137,7 @@ class Publisher:
     def _short_comment(self, exc: GitHubError) -> bool:
         """GitHub refused the body (too long): point at the run instead of leaving a stale report."""
         self._failed("write the PR comment", exc)
-        link = f" [Open the run]({url})" if (url := safe_url(self.run_url)) else ""
-        body = (
-            f"{self.marker}\n## Prompt review\n\nGitHub refused this report as a comment; the full report "
-            f"is in the run's summary.{link}\n"
-        )
+        body = render_notice("too_long", marker=self.marker, run_url=self.run_url)
         try:
             if self.comment_id is not None:
                 self.api.edit_comment(self.pr_number, self.comment_id, body)
@@ -273,23 +269,14 @@ class Publisher:
 
 
 def no_changes_comment(marker: str, head_sha: str, run_url: str | None) -> str:
-    link = f" · [run]({url})" if (url := safe_url(run_url)) else ""
-    return (
-        f"{marker}\n## ✅ Prompt review: no prompt changes\n\n"
-        f"No prompt, partial, case file or suite definition changed at {md_code(head_sha[:7])}, "
-        f"so nothing was evaluated.{link}\n"
-    )
+    return render_notice("no_changes", marker=marker, head_sha=head_sha, run_url=run_url)
 
 
 def error_comment(
     marker: str, message: str, head_sha: str, run_url: str | None, secrets: Iterable[str]
 ) -> str:
-    link = f" [Open the run]({url}) for the log." if (url := safe_url(run_url)) else ""
-    return (
-        (f"{marker}\n" if marker else "") + "## ⚠️ Prompt review could not run\n\n"
-        f"Reviewing {md_code(head_sha[:7])} stopped: {md_text(message, secrets=secrets, limit=2000)}\n\n"
-        f"Fix the cause and push, or comment `/rerun`.{link}\n"
-    )
+    return render_notice("could_not_run", marker=marker, head_sha=head_sha, run_url=run_url,
+                         message=message, secrets=secrets)
 
 
 def annotation_chunks(annotations: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:

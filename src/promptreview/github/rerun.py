@@ -62,9 +62,6 @@ def reply(api: GitHubApi, pr_number: int, body: str, log: WorkflowLog) -> None:
 
 def denial_reply(marker: str) -> str:
     """The short reply to a denied /rerun. No @mention: a reply must not notify anyone."""
-    return (
-        f"{marker}\n"
-        "🚫 `/rerun` was not started: only people with write, maintain or admin permission on this "
-        "repository can rerun the prompt review (their permission is checked through the GitHub API). "
-        "A maintainer can comment `/rerun` instead.\n"
-    )
+    from promptreview.report.markdown import render_notice
+
+    return render_notice("rerun_denied", marker=marker)

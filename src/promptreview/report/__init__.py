@@ -3,6 +3,7 @@
 * :func:`render_comment` — the sticky PR comment (fits GitHub's 65,536 characters);
 * :func:`render_full` — the full Markdown report (step summary, ``--markdown``; 1 MiB cap);
 * :func:`render_placeholder` — the "prompt review running" comment;
+* :func:`render_notice` — the other short comments (no changes, could not run, too long, /rerun denied);
 * :func:`render_html` — a standalone HTML page (artifact);
 * :func:`to_json` / :func:`from_json` — the JSON artifact and what ``merge`` reads back;
 * :func:`render_terminal` — compact CLI text;
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         DEFAULT_MARKER,
         render_comment,
         render_full,
+        render_notice,
         render_placeholder,
         render_summary,
     )
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "DEFAULT_MARKER": "markdown",
     "render_comment": "markdown",
+    "render_notice": "markdown",
     "render_full": "markdown",
     "render_placeholder": "markdown",
     "render_summary": "markdown",
@@ -54,6 +57,7 @@ __all__ = [
     "render_comment",
     "render_full",
     "render_html",
+    "render_notice",
     "render_placeholder",
     "render_summary",
     "render_terminal",

@@ -116,13 +116,28 @@ def render_placeholder(
     head_sha: str | None, run_url: str | None, marker: str = DEFAULT_MARKER, *, secrets: Iterable[str] = ()
 ) -> str:
     """The "prompt review running" comment posted while the review runs."""
+    return render_notice("placeholder", marker=marker, head_sha=head_sha, run_url=run_url, secrets=secrets)
+
+
+def render_notice(
+    name: str,
+    *,
+    marker: str = "",
+    head_sha: str | None = None,
+    run_url: str | None = None,
+    message: str = "",
+    secrets: Iterable[str] = (),
+) -> str:
+    """A short comment of our own wording (``templates/<name>.md.j2``): placeholder, no_changes,
+    could_not_run, too_long, rerun_denied. ``message`` is untrusted and escaped by the template."""
     context = {
         "marker": Markup(marker),
         "head_sha": view.short_sha(head_sha),
         "run_url": _url_markup(run_url),
+        "message": message[:2000],
         "secrets": tuple(secrets),
     }
-    return scrub(markdown_environment().get_template("placeholder.md.j2").render(context), secrets)
+    return scrub(markdown_environment().get_template(f"{name}.md.j2").render(context), secrets)
 
 
 def render_markdown(result: ReviewResult, detail: Detail, *, html_mode: bool = False,
