@@ -41,6 +41,7 @@ from promptreview.github.workflow_log import WorkflowLog, write_outputs, write_s
 from promptreview.github.workspace import ensure_commits
 
 if TYPE_CHECKING:  # the engine is imported when a review runs, so an ignored event exits fast
+    from promptreview.review import PlannedReview, ReviewOptions
     from promptreview.review_result import ReviewResult
 
 INPUTS = (
@@ -304,7 +305,8 @@ class _Action:
             ensure_commits(
                 self.workspace, [request.base_sha, request.head_sha], self.log, pr_number=request.pr_number
             )
-            if not self._has_prompt_changes(request):
+            planned = self._plan(request)
+            if not planned.plan.suites:
                 return self._no_changes(request, publisher)
             placeholder = None
             if self.inputs.comment != "off":
@@ -314,7 +316,7 @@ class _Action:
                     request.head_sha, self.run_url, publisher.marker, secrets=self.log.secrets
                 )
             publisher.start(placeholder, title="Prompt review running", description="Prompt review running…")
-            result = self._run_review(request)
+            result = self._run_review(request, planned)
         except PromptReviewError as exc:
             return self._could_not_run(request, publisher, str(exc))
         except Exception as exc:
@@ -325,24 +327,19 @@ class _Action:
             return EXIT_USAGE
         return self._publish_result(request, publisher, result)
 
-    def _has_prompt_changes(self, request: ReviewRequest) -> bool:
-        """Plan the review (cheap: git reads only) to learn whether any suite is affected."""
-        from promptreview.changes import diff
-        from promptreview.plan import make_plan
-        from promptreview.revision import Revision
+    def _plan(self, request: ReviewRequest) -> PlannedReview:
+        """Plan once (git reads only): it tells whether any suite is affected, and the review reuses it."""
+        from promptreview.review import plan_review
 
-        base = Revision.at(self.workspace, request.base_sha, "base")
-        head = Revision.at(self.workspace, request.head_sha, "head")
-        plan = make_plan(base, head, diff(base, head), self.inputs.config)
-        return bool(plan.suites)
+        return plan_review(self.workspace, request.base_sha, request.head_sha, self._options(request))
 
-    def _run_review(self, request: ReviewRequest) -> ReviewResult:
-        from promptreview.review import ReviewOptions, review
+    def _options(self, request: ReviewRequest) -> ReviewOptions:
+        from promptreview.review import ReviewOptions
 
         model_env = dict(self.env)
         if self.inputs.github_token and not model_env.get("GITHUB_TOKEN"):
             model_env["GITHUB_TOKEN"] = self.inputs.github_token  # GitHub Models' default credential
-        options = ReviewOptions(
+        return ReviewOptions(
             config_path=self.inputs.config,
             only_suite=request.only_suite,
             fresh=request.fresh,
@@ -360,9 +357,15 @@ class _Action:
             run_url=self.run_url,
             diff_url=f"{request.html_url}/files" if request.html_url else None,
         )
+
+    def _run_review(self, request: ReviewRequest, planned: PlannedReview) -> ReviewResult:
+        from promptreview.review import review
+
+        options = self._options(request)
         self.log.group("Evaluating")
         try:
-            return review(self.workspace, request.base_sha, request.head_sha, options, _progress(self.log))
+            return review(self.workspace, request.base_sha, request.head_sha, options, _progress(self.log),
+                          planned=planned)
         finally:
             self.log.endgroup()
 

@@ -54,32 +54,57 @@ class ReviewOptions:
     diff_url: str | None = None
 
 
+@dataclass(frozen=True)
+class PlannedReview:
+    """The revisions and the plan of a review, before any rendering or model call.
+
+    Planning is cheap (git reads only), so a caller can look at it first (the action posts nothing
+    when no suite is affected) and then hand it to :func:`review` instead of planning twice.
+    """
+
+    base: Revision
+    head: Revision
+    plan: Plan
+    single: bool
+
+
+def plan_review(
+    repo: Path, base_rev: str | None, head_rev: str | None, options: ReviewOptions
+) -> PlannedReview:
+    """Resolve the revisions and plan the review (``base_rev`` None: a one-revision run)."""
+    head = Revision.at(repo, head_rev, "head")
+    if base_rev is None:
+        plan = _single_revision_plan(head, options)
+        base = head
+    else:
+        base = Revision.at(repo, base_rev, "base")
+        plan = make_plan(base, head, diff(base, head), options.config_path, all_suites=options.all_suites)
+    if options.only_suite:
+        plan = plan.only(options.only_suite)
+    return PlannedReview(base, head, _apply_overrides(plan, options), single=base_rev is None)
+
+
 def review(
     repo: Path,
     base_rev: str | None,
     head_rev: str | None,
     options: ReviewOptions,
     progress: ProgressFn | None = None,
+    planned: PlannedReview | None = None,
 ) -> ReviewResult:
     """Compare ``base_rev`` and ``head_rev`` (None head: the working tree). ``base_rev`` None runs
-    one revision alone (``promptreview run``): every suite is head-only and judged by its floors."""
+    one revision alone (``promptreview run``): every suite is head-only and judged by its floors.
+    ``planned`` reuses a plan from :func:`plan_review` for the same arguments."""
     started = time.monotonic()
-    head = Revision.at(repo, head_rev, "head")
-    if base_rev is None:
-        base = head
-        changes = ChangeSet(())
-        plan = _single_revision_plan(head, options)
-    else:
-        base = Revision.at(repo, base_rev, "base")
-        changes = diff(base, head)
-        plan = make_plan(base, head, changes, options.config_path, all_suites=options.all_suites)
-    if options.only_suite:
-        plan = plan.only(options.only_suite)
-    plan = _apply_overrides(plan, options)
-    prepared = _prepare_all(plan, base, head)
+    planned = planned or plan_review(repo, base_rev, head_rev, options)
+    prepared = _prepare_all(planned.plan, planned.base, planned.head)
     if options.shard:
         prepared = [_shard(p, *options.shard) for p in prepared]
-    result = asyncio.run(_evaluate(plan, prepared, base, head, options, progress, single=base_rev is None))
+    result = asyncio.run(
+        _evaluate(
+            planned.plan, prepared, planned.base, planned.head, options, progress, single=planned.single
+        )
+    )
     return replace(result, duration_s=time.monotonic() - started)
 
 
@@ -110,8 +135,11 @@ def _apply_overrides(plan: Plan, options: ReviewOptions) -> Plan:
         )
         sides = {}
         if options.model:  # an explicit --model applies to both sides
-            sides = {k: replace(c, model=options.model) for k in ("base_model", "head_model")
-                     if (c := getattr(sp, k)) is not None}
+            sides = {
+                k: replace(c, model=options.model)
+                for k in ("base_model", "head_model")
+                if (c := getattr(sp, k)) is not None
+            }
         suites.append(replace(sp, suite=s, **sides))
     return replace(plan, suites=tuple(suites))
 
@@ -189,8 +217,9 @@ async def _evaluate(
         for p in prepared:
             if p.error is not None or p.plan.status == "removed":
                 suites.append(_unevaluated_suite(p))
-                evidence.append(SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=p.error is None,
-                                              error=p.error))
+                evidence.append(
+                    SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=p.error is None, error=p.error)
+                )
                 continue
             scored = await score_suite(p, answers, client, base.read, delimiter)
             comparisons = await _compare(p, scored, client.complete, delimiter)
