@@ -363,14 +363,14 @@ def test_good_template_renders_after_the_worker_was_killed(reader: RecordingRead
 
 def test_a_crash_mid_render_fails_only_that_job(reader: RecordingReader) -> None:
     with Renderer(reader, timeout_s=3.0) as r:
-        r.render_many([RenderJob("warm", "x", "p.j2", {})])
+        r.render_many([RenderJob("warm", "{{ 'x' }}", "p.j2", {})])
         pid = r.worker_pid
         assert pid is not None
         killer = threading.Timer(0.3, os.kill, (pid, signal.SIGKILL))  # e.g. the OOM killer
         killer.start()
         outcomes = r.render_many(
             [
-                RenderJob("before", "ok", "p.j2", {}),
+                RenderJob("before", "{{ 'ok' }}", "p.j2", {}),
                 RenderJob(
                     "victim",
                     LOOPS,
@@ -390,7 +390,7 @@ def test_a_crash_mid_render_fails_only_that_job(reader: RecordingReader) -> None
 
 def test_watchdog_restarts_a_worker_that_stops_answering(reader: RecordingReader) -> None:
     with Renderer(reader, timeout_s=0.2) as r:
-        r.render_many([RenderJob("warm", "x", "p.j2", {})])
+        r.render_many([RenderJob("warm", "{{ 'x' }}", "p.j2", {})])
         pid = r.worker_pid
         assert pid is not None
         # Frozen mid-render: not even its own timer can stop the render, only the watchdog.
@@ -398,7 +398,7 @@ def test_watchdog_restarts_a_worker_that_stops_answering(reader: RecordingReader
         freezer.start()
         start = time.perf_counter()
         outcomes = r.render_many(
-            [RenderJob("stuck", LOOPS, "prompts/s.j2", {}), RenderJob("next", "b", "p.j2", {})]
+            [RenderJob("stuck", LOOPS, "prompts/s.j2", {}), RenderJob("next", "{{ 'b' }}", "p.j2", {})]
         )
         freezer.join()
         assert time.perf_counter() - start < 3
@@ -420,15 +420,15 @@ def test_an_interrupted_batch_leaves_no_stale_answers(
 
         monkeypatch.setattr(r, "_start_batch", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            r.render_many([RenderJob(str(i), "old", "p.j2", {}) for i in range(3)])
+            r.render_many([RenderJob(str(i), "{{ 'old' }}", "p.j2", {}) for i in range(3)])
         monkeypatch.setattr(r, "_start_batch", start_batch)
-        assert [o.text for o in r.render_many([RenderJob("0", "new", "p.j2", {})])] == ["new"]
+        assert [o.text for o in r.render_many([RenderJob("0", "{{ 'new' }}", "p.j2", {})])] == ["new"]
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
 def test_worker_sheds_inherited_files_and_environment(reader: RecordingReader, tmp_path: Path) -> None:
     with (tmp_path / "held-open").open("w") as held, Renderer(reader) as r:
-        r.render_many([RenderJob("warm", "x", "p.j2", {})])
+        r.render_many([RenderJob("warm", "{{ 'x' }}", "p.j2", {})])
         fds = os.listdir(f"/proc/{r.worker_pid}/fd")
         assert len(fds) <= 4, fds  # stdin/stdout/stderr and the pipe to us
         assert str(held.fileno()) not in fds or held.fileno() <= 2
@@ -539,3 +539,18 @@ def test_gh_models_substitution_rules() -> None:
 def test_gh_models_with_yaml_loaded_test_data() -> None:
     case = load_yaml("input: yes\ncount: 1.0\nflags: [on, off]\n", "p.prompt.yml")
     assert render_gh_models("{{input}}/{{count}}/{{flags}}", case) == "yes/1/[on off]"
+
+
+def test_substitution_only_templates_render_without_the_worker(reader: RecordingReader) -> None:
+    """Plain text with variable lookups needs no sandbox limits: no worker round trip for it."""
+    with Renderer(reader) as r:
+        text = "Hi {{ name }}, about {{ vars.topic }} and {{ vars['n'] }}.\n"
+        context = {"name": "Ada", "vars": {"topic": "refunds", "n": 3}}
+        (out,) = r.render_many([RenderJob("a", text, "p.j2", context)])
+        assert (out.text, out.error) == ("Hi Ada, about refunds and 3.\n", None)
+        assert r.worker_pid is None
+        # A missing variable goes to the worker, which gives the exact error and line.
+        (missing,) = r.render_many([RenderJob("b", "Hi\n{{ nobody }}", "p.j2", {})])
+        assert missing.text is None
+        assert "nobody" in (missing.error or "") and "line 2" in (missing.error or "")
+        assert r.worker_pid is not None

@@ -732,6 +732,7 @@ class Renderer:
         self._conn: multiprocessing.connection.Connection | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._simple: dict[str, tuple[nodes.Node, ...] | None] = {}
 
     def __enter__(self) -> Renderer:
         return self
@@ -769,12 +770,47 @@ class Renderer:
                 except _ContextError as exc:
                     outcomes[index] = RenderOutcome(job.key, None, f"{job.template_path}: {exc}")
                     continue
+                text = self._render_simple(job.source, context)
+                if text is not None:
+                    outcomes[index] = RenderOutcome(job.key, text, None)
+                    continue
                 sources.update(self._collect(job.source, job.template_path).sources)
                 pending.append((index, job.source, job.template_path, context))
             for index, text, error in self._run(sources, pending):
                 outcomes[index] = RenderOutcome(jobs[index].key, text, error)
             assert all(outcome is not None for outcome in outcomes)
             return outcomes  # type: ignore[return-value]
+
+    def _render_simple(self, source: str, context: Mapping[str, Any]) -> str | None:
+        """Render a template that only substitutes values, here, without the worker; else None.
+
+        Most prompts and templated metric arguments are plain text with ``{{ name }}`` or
+        ``{{ vars.x }}`` lookups. Such a template runs no code, loops nowhere and can only copy
+        case values (already in memory), so it needs none of the worker's limits; skipping the
+        round trip keeps a fully cached 400-case run fast. Anything else — filters, calls, tags,
+        a lookup that is not a plain value — goes to the sandboxed worker, which also produces
+        the exact error messages.
+        """
+        if source not in self._simple:
+            self._simple[source] = _substitution_only(source)
+        parts = self._simple[source]
+        if parts is None:
+            return None
+        out: list[str] = []
+        size = 0
+        for node in parts:
+            if isinstance(node, nodes.TemplateData):
+                piece = node.data
+            else:
+                found, value = _lookup(node, context)
+                if not found:
+                    return None
+                piece = str(value)
+            size += len(piece)
+            if size > self._limits.max_output:
+                return None
+            out.append(piece)
+        return "".join(out)
 
     def _collect(self, source: str, template_path: str) -> _Collected:
         key = (template_path, source)
@@ -909,6 +945,54 @@ class Renderer:
     def worker_pid(self) -> int | None:
         """PID of the current worker process, if one is running (for diagnostics and tests)."""
         return self._process.pid if self._process is not None else None
+
+
+_PLAIN_VALUES = (str, int, float, bool, type(None))
+
+
+def _substitution_only(source: str) -> tuple[nodes.Node, ...] | None:
+    """The output parts of a template made only of text and variable lookups, or None.
+
+    Parsing runs no template code (the planner parses every template already).
+    """
+    try:
+        tree = _Sandbox().parse(source)
+    except Exception:  # the worker reports syntax errors, with their lines
+        return None
+    parts: list[nodes.Node] = []
+    for stmt in tree.body:
+        if not isinstance(stmt, nodes.Output):
+            return None
+        for node in stmt.nodes:
+            if not (isinstance(node, nodes.TemplateData) or _is_lookup(node)):
+                return None
+            parts.append(node)
+    return tuple(parts)
+
+
+def _is_lookup(node: nodes.Node) -> bool:
+    if isinstance(node, nodes.Name):
+        return node.ctx == "load"
+    if isinstance(node, nodes.Getattr):
+        return _is_lookup(node.node)
+    if isinstance(node, nodes.Getitem):
+        return isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and _is_lookup(node.node)
+    return False
+
+
+def _lookup(node: nodes.Node, context: Mapping[str, Any]) -> tuple[bool, Any]:
+    """Resolve a lookup through plain dicts only; (False, None) sends the job to the worker."""
+    if isinstance(node, nodes.Name):
+        if node.name not in context:
+            return False, None
+        value = context[node.name]
+    else:
+        found, parent = _lookup(node.node, context)  # type: ignore[attr-defined]
+        key = node.attr if isinstance(node, nodes.Getattr) else node.arg.value  # type: ignore[attr-defined]
+        if not found or not isinstance(parent, dict) or key not in parent:
+            return False, None
+        value = parent[key]
+    return (True, value) if isinstance(value, (*_PLAIN_VALUES, dict)) else (False, None)
 
 
 class _ContextError(ValueError):

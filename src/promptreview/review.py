@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from promptreview.changes import ChangeSet, diff
 from promptreview.errors import BudgetExceeded
@@ -100,12 +101,29 @@ def review(
     prepared = _prepare_all(planned.plan, planned.base, planned.head)
     if options.shard:
         prepared = [_shard(p, *options.shard) for p in prepared]
-    result = asyncio.run(
+    result = _run_async(
         _evaluate(
             planned.plan, prepared, planned.base, planned.head, options, progress, single=planned.single
         )
     )
     return replace(result, duration_s=time.monotonic() - started)
+
+
+def _run_async(coro: Coroutine[Any, Any, ReviewResult]) -> ReviewResult:
+    """Run the evaluation on a fresh event loop.
+
+    Not ``asyncio.run``: when its SIGINT handler is removed at the end, the handler's repr (which
+    holds the finished main task) is built, and with it the repr of the whole ReviewResult —
+    tens of milliseconds on a fully cached run, which must take well under half a second.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
 
 def _single_revision_plan(rev: Revision, options: ReviewOptions) -> Plan:
