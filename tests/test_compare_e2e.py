@@ -854,3 +854,35 @@ def test_shards_merged_equal_an_unsharded_run(h: Harness, tmp_path: Path) -> Non
     whole_result = from_json(json.loads((out / "whole.json").read_text(encoding="utf-8")))
     assert merged_result.verdict.verdict == whole_result.verdict.verdict
     assert merged_result.shard is None
+
+
+# --------------------------------------------------------------------------------------------
+# Classification suites: per-label accuracy
+
+
+TICKETS = (
+    ("t1", "crash on save", "bug"), ("t2", "charged twice", "billing"), ("t3", "refund please", "billing"),
+    ("t4", "how to invite", "question"), ("t5", "app freezes", "bug"), ("t6", "invoice copy", "billing"),
+)
+
+
+def test_label_suite_reports_per_label_accuracy(h: Harness, tmp_path: Path) -> None:
+    cases = "".join(f"- id: {i}\n  vars: {{ticket: {t}}}\n  label: {lab}\n" for i, t, lab in TICKETS)
+    base_prompt = ("Triage {{ ticket }}.\nANSWER WITH: {% if 'crash' in ticket or 'freezes' in ticket %}bug"
+                   "{% elif 'charged' in ticket %}billing{% else %}question{% endif %}\n")
+    head_prompt = base_prompt.replace("'charged' in ticket", "'charged' in ticket or 'refund' in ticket "
+                                      "or 'invoice' in ticket").replace("Triage", "Triage v2")
+    conf = config(suite_yaml("triage", "prompts/triage.txt", "evals/tickets.yaml", "      - label: {}\n"))
+    repo = make_repo(tmp_path, {"prompts/triage.txt": head_prompt},
+                     base={"promptreview.yml": conf, "prompts/triage.txt": base_prompt,
+                           "evals/tickets.yaml": cases})
+
+    result = h.review(repo)
+    (label_metric,) = [m for m in suite(result, "triage").metrics if m.name == "label"]
+    assert label_metric.label_counts == {
+        "bug": {"base": 2, "head": 2, "total": 2},
+        "billing": {"base": 1, "head": 3, "total": 3},
+        "question": {"base": 1, "head": 1, "total": 1},
+    }
+    run = h.compare(repo, "--comment")
+    assert "| billing | 3 | 33% | 100% |" in run.out

@@ -125,6 +125,7 @@ class CaseComparison:
     file: str | None = None
     line: int | None = None
     must_pass: bool = False
+    label: str | None = None  # the case's expected label, for per-label accuracy counts
 
     @property
     def pairwise_score(self) -> float | None:

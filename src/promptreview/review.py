@@ -346,6 +346,7 @@ async def _compare(
             loc.file if loc else None,
             loc.line if loc else None,
             case.must_pass,
+            case.label,
         )
 
     out = list(await asyncio.gather(*(one(ci) for ci in range(len(p.cases)))))

@@ -253,35 +253,24 @@ def _summary(
 
 
 def _labels(cases: Sequence[CaseComparison], metric: str) -> dict[str, dict[str, int]] | None:
-    """Per-label accuracy counts for classification suites (label metric only)."""
+    """Per expected label: how many cases, and how many each side got right (label metrics only)."""
     counts: dict[str, dict[str, int]] = {}
-    seen = False
     for c in cases:
+        if c.label is None:
+            continue
+        row = None
         for side_name, side in (("base", c.base), ("head", c.head)):
-            if side is None:
+            results = [m for s in (side.samples if side else ()) for m in s.metrics
+                       if m.metric == metric and m.label is not None and m.error is None]
+            if not results:
                 continue
-            for s in side.samples:
-                for m in s.metrics:
-                    if m.metric != metric or (m.label is None and m.kind != "binary"):
-                        continue
-                    if m.label is None:
-                        continue
-                    seen = True
-                    expected = _expected_label(m)
-                    row = counts.setdefault(expected, {"base": 0, "head": 0, "total": 0})
-                    if side_name == "head":
-                        row["total"] += 1
-                    if m.passed:
-                        row[side_name] += 1
-    return counts if seen else None
-
-
-def _expected_label(m: MetricResult) -> str:
-    # The label metric's reason starts with the expected label ("expected X, got Y").
-    reason = m.reason or ""
-    if reason.startswith("expected "):
-        return reason[len("expected ") :].split(",", 1)[0].strip().strip("'\"`")
-    return m.label or "?"
+            row = row or counts.setdefault(c.label, {"base": 0, "head": 0, "total": 0})
+            # With several samples, a case counts as right when most of its samples were.
+            if sum(m.passed for m in results) * 2 > len(results):
+                row[side_name] += 1
+        if row is not None:
+            row["total"] += 1
+    return counts or None
 
 
 def _pairwise_summary(cases: Sequence[CaseComparison]) -> PairwiseSummary:

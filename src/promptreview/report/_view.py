@@ -139,6 +139,29 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
+class LabelRow:
+    """One expected label of a classification suite: its cases and each side's correct share."""
+
+    metric: str
+    label: str
+    total: int
+    base: Markup
+    head: Markup
+
+
+def label_rows(suite: SuiteResult) -> tuple[LabelRow, ...]:
+    rows = []
+    for m in suite.metrics:
+        for label, c in sorted((m.label_counts or {}).items()):
+            total = c.get("total", 0)
+            paired = suite.status not in ("added", "single")
+            base = percent(c["base"] / total) if total and paired else ours("—")
+            head = percent(c["head"] / total) if total else ours("—")
+            rows.append(LabelRow(m.name, label, total, base, head))
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
 class SuiteRow:
     """One line of the suite table; every field is safe except ``name``."""
 

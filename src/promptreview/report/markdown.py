@@ -222,6 +222,7 @@ class SuiteSection:
     summary: Markup
     notes: tuple[str, ...]
     metrics: tuple[view.MetricRow, ...]
+    labels: tuple[view.LabelRow, ...]
     regressions: tuple[view.CaseCard, ...]
     improvements: tuple[view.CaseCard, ...]
     regressions_total: int
@@ -292,6 +293,7 @@ def _section(result: ReviewResult, suite: SuiteResult, detail: Detail) -> SuiteS
         summary=_summary_counts(suite, len(regressed), len(improved)),
         notes=view.suite_notes(suite),
         metrics=view.metric_rows(suite),
+        labels=view.label_rows(suite),
         regressions=tuple(view.case_card(result, suite, c) for c in shown_regressed),
         improvements=tuple(view.case_card(result, suite, c) for c in shown_improved),
         regressions_total=len(regressed),
