@@ -79,7 +79,7 @@ def test_the_workflows_match_schemastores_workflow_schema() -> None:
 def test_every_declared_input_is_read_by_the_action_and_vice_versa() -> None:
     declared = set(metadata()["inputs"])
     source = Path(action.__file__).read_text(encoding="utf-8")
-    read = set(re.findall(r"\b(?:_input|_choice|_number)\(env, \"([a-z-]+)\"", source))
+    read = set(re.findall(r"\b(?:_input|_choice|_number|_decimal)\(env, \"([a-z-]+)\"", source))
 
     assert declared == set(action.INPUTS)
     assert read == declared, (
@@ -160,6 +160,8 @@ def test_inputs_are_read_with_hyphens_kept_and_empty_meaning_unset() -> None:
         "INPUT_CHECK-NAME": "",
         "INPUT_BASE-URL": "  ",
         "INPUT_MAX-CALLS": "500",
+        "INPUT_MAX-COST": "2.50",
+        "INPUT_REQUESTS-PER-MINUTE": "12",
     }
 
     inputs = action.ActionInputs.from_env(env)
@@ -176,6 +178,7 @@ def test_inputs_are_read_with_hyphens_kept_and_empty_meaning_unset() -> None:
         500,
         None,
     )
+    assert (inputs.max_cost, inputs.requests_per_minute) == (2.5, 12.0)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +189,9 @@ def test_inputs_are_read_with_hyphens_kept_and_empty_meaning_unset() -> None:
         ("comment", "sometimes"),
         ("fail-on", "always"),
         ("max-calls", "-1"),
+        ("max-cost", "lots"),
+        ("max-cost", "nan"),
+        ("requests-per-minute", "0"),
     ],
 )
 def test_a_bad_input_is_one_clear_error_and_exit_code_2(name: str, value: str) -> None:

@@ -9,6 +9,7 @@ file stays well under 20 s.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -643,3 +644,37 @@ def test_price_table() -> None:
     assert prices.cost("acme/model", 1_000_000, 500_000) == (2.0, True)
     assert prices.cost("openai/text-embedding-3-small", 1_000_000) == (0.02, True)
     assert prices.cost("who/knows", 10, 10) == (0.0, False)
+
+
+# --------------------------------------------------------------------------------------------
+# Pacing and the cost budget
+
+
+def test_requests_per_minute_spaces_request_starts(server: OpenAIServer) -> None:
+    client = client_for(server, concurrency=8, requests_per_minute=600)  # one start every 0.1 s
+
+    async def go() -> list[Completion]:
+        async with client:
+            return await asyncio.gather(*(client.complete(req(f"question {i}")) for i in range(5)))
+
+    results = run(go())
+    assert all(c.ok for c in results)
+    arrivals = sorted(r.at for r in server.requests if r.path.endswith("/chat/completions"))
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert len(arrivals) == 5 and min(gaps) >= 0.08, gaps  # concurrency alone would send all at once
+
+
+def test_max_cost_stops_sending_once_the_budget_is_spent(server: OpenAIServer) -> None:
+    # $1,000 per 1M tokens both ways: every call costs about a cent, the budget is half a cent.
+    prices = PriceTable({"openai/gpt-4o-mini": (1000.0, 1000.0)})
+    client = client_for(server, concurrency=1, prices=prices, max_cost_usd=0.005)
+
+    async def go() -> list[Completion]:
+        async with client:
+            return [await client.complete(req(f"question {i}")) for i in range(4)]
+
+    results = run(go())
+    assert results[0].ok and results[0].cost_usd > 0.005
+    assert [c.error_kind for c in results[1:]] == ["budget"] * 3
+    assert "max-cost budget of $0.005" in (results[1].error or "")
+    assert server.count() == 1  # nothing past the budget reached the endpoint

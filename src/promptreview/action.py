@@ -17,6 +17,7 @@ Publishing problems never change the exit code: the summary and outputs carry th
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -58,6 +59,8 @@ INPUTS = (
     "on-inconclusive",
     "fail-on",
     "max-calls",
+    "max-cost",
+    "requests-per-minute",
 )
 OUTPUTS = (
     "verdict",
@@ -106,6 +109,19 @@ def _number(env: Mapping[str, str], name: str, low: int, high: int) -> int | Non
     return int(raw)
 
 
+def _decimal(env: Mapping[str, str], name: str, low: float, high: float) -> float | None:
+    raw = _input(env, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # also false for NaN
+        raise ActionError(f"input `{name}` must be a number from {low:g} to {high:g}, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ActionInputs:
     """The action's inputs, validated once; empty means "use the config / the default"."""
@@ -123,6 +139,8 @@ class ActionInputs:
     on_inconclusive: str | None
     fail_on: str
     max_calls: int | None
+    max_cost: float | None
+    requests_per_minute: float | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
@@ -146,6 +164,8 @@ class ActionInputs:
             on_inconclusive=on_inconclusive,
             fail_on=_choice(env, "fail-on", ("fail", "never"), "fail"),
             max_calls=_number(env, "max-calls", 1, 10_000_000),
+            max_cost=_decimal(env, "max-cost", 0.0, 1_000_000.0),
+            requests_per_minute=_decimal(env, "requests-per-minute", 0.1, 100_000.0),
         )
 
 
@@ -348,6 +368,8 @@ class _Action:
             api_key=self.inputs.api_key,
             concurrency=self.inputs.concurrency,
             max_calls=self.inputs.max_calls,
+            max_cost_usd=self.inputs.max_cost,
+            requests_per_minute=self.inputs.requests_per_minute,
             samples=self.inputs.samples,
             model=self.inputs.model,
             judge=self.inputs.judge,

@@ -112,6 +112,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", type=float, help="seconds for the whole review")
     p.add_argument("--max-calls", type=int, help="refuse to start if more model calls are planned")
     p.add_argument("--max-cost", type=float, help="stop when the estimated cost in USD passes this")
+    p.add_argument("--rpm", type=float, help="at most this many model requests a minute (pacing)")
     p.add_argument("--cache", metavar="PATH", help="cache file (default: .promptreview/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--fresh", action="store_true", help="ignore cached answers (and refresh them)")
@@ -137,6 +138,7 @@ def _options(args: argparse.Namespace, **extra: object) -> object:
         deadline_s=args.deadline,
         max_calls=args.max_calls,
         max_cost_usd=args.max_cost,
+        requests_per_minute=args.rpm,
         samples=args.samples,
         model=args.model,
         judge=args.judge,

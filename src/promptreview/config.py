@@ -38,6 +38,8 @@ _DEFAULT_KEYS = {
     "params",
     "compare",
     "gate",
+    "requests_per_minute",
+    "requests-per-minute",
 }
 _SUITE_KEYS = {
     "prompt",
@@ -150,6 +152,8 @@ def _parse_defaults(raw: Mapping[str, Any], path: str) -> Defaults:
         deadline_s=_num(get("deadline"), d.deadline_s, path, raw, "deadline", lo=1),
         max_calls=_opt_int(get("max_calls", "max-calls"), path, raw, "max_calls"),
         max_cost_usd=_opt_num(get("max_cost", "max-cost"), path, raw, "max_cost"),
+        requests_per_minute=_opt_num(get("requests_per_minute", "requests-per-minute"), path, raw,
+                                     "requests_per_minute", lo=0.1, hi=100_000),
         prices=prices,
     )
 

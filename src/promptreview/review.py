@@ -43,6 +43,7 @@ class ReviewOptions:
     deadline_s: float | None = None
     max_calls: int | None = None
     max_cost_usd: float | None = None
+    requests_per_minute: float | None = None
     samples: int | None = None
     model: str | None = None
     judge: str | None = None

@@ -118,6 +118,7 @@ class Defaults:
     deadline_s: float = 1800.0
     max_calls: int | None = None
     max_cost_usd: float | None = None
+    requests_per_minute: float | None = None  # pace calls for endpoints with per-minute limits
     prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 

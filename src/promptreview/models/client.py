@@ -219,6 +219,8 @@ class ModelClient:
         transport: Transport = "aiohttp",
         default_headers: Mapping[str, str] | None = None,
         on_complete: Callable[[ChatRequest, Completion], None] | None = None,
+        requests_per_minute: float | None = None,
+        max_cost_usd: float | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.cache = cache
@@ -242,6 +244,12 @@ class ModelClient:
         self._tagged: dict[tuple[str, str | None], CallStats] = {}
         self.stats: dict[str, CallStats] = {"answer": CallStats(), "judge": CallStats(), "embed": CallStats()}
         self._rng = random.Random()
+        # Pacing for endpoints with per-minute limits (GitHub Models' free tier: 10-15 a minute):
+        # spacing requests out up front beats a storm of 429s and retries.
+        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._next_slot = 0.0
+        self._pace_lock = asyncio.Lock()
+        self.max_cost_usd = max_cost_usd
 
     # ---- public API
 
@@ -413,10 +421,22 @@ class ModelClient:
     def _fatal_for(self, model: str) -> _Failure | None:
         return self._fatal_all or self._fatal_model.get(model)
 
+    @property
+    def spent_usd(self) -> float:
+        """What this run has spent so far (cache hits cost nothing)."""
+        return sum(st.cost_usd for st in self.stats.values())
+
     async def _complete_uncached(self, req: ChatRequest) -> Completion:
         fatal = self._fatal_for(req.model)
         if fatal is not None:
             return Completion(None, error=fatal.message, error_kind=fatal.kind, attempts=0)
+        if self.max_cost_usd is not None and self.spent_usd >= self.max_cost_usd:
+            return Completion(
+                None,
+                error=f"not sent: the review reached its max-cost budget of ${self.max_cost_usd:g}",
+                error_kind="budget",
+                attempts=0,
+            )
         if time.monotonic() >= self._deadline:
             return self._deadline_completion(None)
         body: dict[str, Any] = {
@@ -498,6 +518,9 @@ class ModelClient:
                     )
                 await asyncio.sleep(pause - now)
                 now = time.monotonic()
+            if self._interval:
+                await self._pace()
+                now = time.monotonic()
             remaining = self._deadline - now
             if remaining <= 0:
                 c = self._deadline_completion(last)
@@ -566,6 +589,15 @@ class ModelClient:
             log.debug("retrying %s for %s in %.2fs after %s", path, model, wait, failure.kind)
             last = failure
             await asyncio.sleep(wait)
+
+    async def _pace(self) -> None:
+        """Wait for this request's slot: starts are at least ``60 / requests_per_minute`` apart."""
+        async with self._pace_lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+            if slot > now:
+                await asyncio.sleep(min(slot, self._deadline) - now)
 
     def _note_pause(self, model: str, wait: float | None) -> None:
         if wait is None or wait <= 0:
@@ -801,6 +833,9 @@ async def open_client(
         concurrency=concurrency,
         timeout_s=getattr(options, "timeout_s", None) or getattr(defaults, "timeout_s", 60.0),
         deadline_s=getattr(options, "deadline_s", None) or getattr(defaults, "deadline_s", None),
+        requests_per_minute=getattr(options, "requests_per_minute", None)
+        or getattr(defaults, "requests_per_minute", None),
+        max_cost_usd=getattr(options, "max_cost_usd", None) or getattr(defaults, "max_cost_usd", None),
     )
     try:
         yield client

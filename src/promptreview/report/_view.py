@@ -42,7 +42,7 @@ ERROR_PHRASES = {
     "content_filter": "were blocked by the provider's content filter",
     "connection": "could not connect",
     "bad_request": "were rejected as bad requests (400)",
-    "budget": "were skipped by the call budget",
+    "budget": "were not sent: the review's cost budget ran out",
     "cancelled": "were cancelled",
     "render": "could not render the prompt",
 }
