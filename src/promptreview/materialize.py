@@ -85,7 +85,7 @@ def _prepare(
     assert gate_prompt is not None
     cases = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
     # Evaluators inside a gh-models file are part of the gate: they come from the base version.
-    metrics = suite.metrics + gate_prompt.metrics
+    metrics = _with_health_signals(suite.metrics + gate_prompt.metrics)
     if base_prompt and head_prompt and _evaluators(base_prompt) != _evaluators(head_prompt):
         notes.append(
             "this change edits the prompt file's evaluators; the base version's evaluators were used"
@@ -104,6 +104,17 @@ def _prepare(
         rendered = _render_cases(prompt, cases, all_metrics, renderers[name])
         prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
     return PreparedSuite(plan, cases, metrics, prepared.get("base"), prepared.get("head"), tuple(notes))
+
+
+# Health signals every suite reports (never gated unless configured with `gate: true`): they cost
+# no model call and tell a reviewer when a change makes answers refuse, hedge or balloon.
+HEALTH_SIGNALS = ("refusal", "verbosity")
+
+
+def _with_health_signals(metrics: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
+    taken = {m.kind for m in metrics} | {m.name for m in metrics}
+    extra = tuple(MetricSpec(kind=k, args={}, name=k, gate=False) for k in HEALTH_SIGNALS if k not in taken)
+    return metrics + extra
 
 
 def _evaluators(prompt: Prompt) -> list[tuple[str, dict[str, Any], str, bool]]:

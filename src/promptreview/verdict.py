@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from promptreview.stats import (
@@ -271,7 +271,13 @@ def _bound(metric: PairedMetric, confidence: float) -> Bound:
         # Sample-averaged outcomes: the same paired-proportions problem, split into a "head won"
         # and a "base won" share per case so that head - base is the outcome.
         return paired_binary([max(-v, 0.0) for v in effects], [max(v, 0.0) for v in effects], confidence)
-    return paired_graded(effects, confidence)
+    return _clipped(paired_graded(effects, confidence), _GRADE5_RANGE if metric.kind == "grade5" else 1.0)
+
+
+def _clipped(bound: Bound, width: float) -> Bound:
+    """A mean of paired differences cannot leave [-width, width] (scores in [0, 1], grades 1-5):
+    small-n t bounds can, which would only confuse a reader."""
+    return replace(bound, lower=max(bound.lower, -width), upper=min(bound.upper, width))
 
 
 def _effects(metric: PairedMetric) -> list[float]:
