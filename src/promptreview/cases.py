@@ -14,6 +14,7 @@ from typing import Any
 
 from promptreview.config import parse_metrics
 from promptreview.errors import ConfigError, Location
+from promptreview.safe_json import load_json
 from promptreview.safe_yaml import line_of, load_yaml
 from promptreview.suite import Case
 
@@ -60,12 +61,7 @@ def _yaml(text: str, path: str) -> list[tuple[Any, int | None]]:
 
 
 def _json(text: str, path: str) -> list[tuple[Any, int | None]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)
-        ) from None
+    data = load_json(text, path)
     if isinstance(data, Mapping) and "cases" in data:
         data = data["cases"]
     if not isinstance(data, list):
@@ -78,10 +74,7 @@ def _jsonl(text: str, path: str) -> list[tuple[Any, int | None]]:
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            items.append((json.loads(line), n))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, n)) from None
+        items.append((load_json(line, path, line=n), n))
     return items
 
 

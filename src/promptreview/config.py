@@ -297,10 +297,11 @@ def parse_metrics(raw: Any, path: str, field: str, line: int | None) -> tuple[Me
     specs = [
         _parse_metric(item, path, f"{field}[{i}]", line_of(raw, i) or line) for i, item in enumerate(raw)
     ]
-    names = [s.name for s in specs]
-    for s in specs:
-        if names.count(s.name) > 1:
+    seen: set[str] = set()
+    for s in specs:  # point at the second of the two: that is the line to edit
+        if s.name in seen:
             raise ConfigError(f"two metrics are named {s.name!r}; give one a `name:`", s.location)
+        seen.add(s.name)
     return tuple(specs)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptreview.errors import ConfigError, Location
+from promptreview.safe_json import load_json
 from promptreview.safe_yaml import line_of, load_yaml
 from promptreview.suite import Case, MessageTemplate, MetricSpec, Prompt
 
@@ -46,16 +47,7 @@ def parse_prompt(text: str, path: str, system: str | None = None) -> Prompt:
 
 
 def _parse_chat(text: str, path: str, system: str | None) -> Prompt:
-    data: Any
-    if path.lower().endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"invalid JSON: {exc.msg} (column {exc.colno})", Location(path, exc.lineno)
-            ) from None
-    else:
-        data = load_yaml(text, path)
+    data: Any = load_json(text, path) if path.lower().endswith(".json") else load_yaml(text, path)
     if isinstance(data, Mapping) and "messages" in data:
         data = data["messages"]
     if not isinstance(data, list) or not data:

@@ -11,11 +11,12 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 from promptreview.report import _view as view
+from promptreview.report._templates import template_environment
 from promptreview.report.markdown import render_summary
 from promptreview.report.sanitize import ELLIPSIS, annotation_text, scrub, strip_hidden, terminal_text
 from promptreview.results import CaseComparison
@@ -95,16 +96,7 @@ def _fit_bytes(text: str, limit: int) -> str:
 
 @functools.cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("promptreview.report", "templates"),
-        autoescape=False,
-        finalize=_finalize,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(clip=_clip, block=_block)
-    return env
+    return template_environment(_finalize, {"clip": _clip, "block": _block}, keep_trailing_newline=False)
 
 
 def _line(context: Context, value: object, limit: int | None = None) -> Markup:

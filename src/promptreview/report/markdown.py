@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 from promptreview import __version__
 from promptreview.report import _view as view
+from promptreview.report._templates import template_environment
 from promptreview.report.sanitize import (
     html_text,
     md_code,
@@ -327,18 +328,9 @@ def markdown_environment() -> Environment:
     filter still gets it escaped as inline Markdown (with secrets scrubbed); the explicit filters
     only choose a different safe form (code, raw-HTML text, ``<pre>`` content).
     """
-    env = Environment(
-        loader=PackageLoader("promptreview.report", "templates"),
-        autoescape=False,
-        finalize=_finalize,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(md=_filter(md_text), code=_filter(md_code), prose=_filter(md_prose),
-                       html=_filter(html_text), pre=_pre_filter, url=_url_markup)
-    return env
+    filters = {"md": _filter(md_text), "code": _filter(md_code), "prose": _filter(md_prose),
+               "html": _filter(html_text), "pre": _pre_filter, "url": _url_markup}
+    return template_environment(_finalize, filters)
 
 
 @pass_context

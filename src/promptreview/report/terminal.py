@@ -10,11 +10,12 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 from promptreview.report import _view as view
+from promptreview.report._templates import template_environment
 from promptreview.report.sanitize import scrub, terminal_text
 from promptreview.review_result import ReviewResult
 
@@ -94,17 +95,7 @@ def _paint(text: str, style: str) -> str:
 
 @functools.cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("promptreview.report", "templates"),
-        autoescape=False,
-        finalize=_finalize,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(style=_style, clip=_clip)
-    return env
+    return template_environment(_finalize, {"style": _style, "clip": _clip})
 
 
 def _clean(context: Context, value: object, limit: int | None = None) -> Markup:
