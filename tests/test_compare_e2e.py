@@ -27,14 +27,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from promptreview.cli import main
+from cli_harness import API_KEY, CliRun, run_cli
 from promptreview.results import CaseResult
 from promptreview.review import ReviewOptions, review
 from promptreview.review_result import ReviewResult, SuiteResult
 from repo_builder import RepoBuilder, run_git
 from servers.openai_server import OpenAIServer, Reply
 
-API_KEY = "sk-e2e-test-key-0000"
+pytestmark = pytest.mark.usefixtures("cli_env")
+
 JUDGE_SYSTEM_MARK = "impartial judge"
 COMMENT_LIMIT = 65_536
 
@@ -181,26 +182,10 @@ def make_repo(tmp_path: Path, head: Files, base: Files | None = None,
 # Running it
 
 
-@dataclass
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def server() -> Iterator[OpenAIServer]:
     with OpenAIServer(responder=FakeModel()) as srv:
         yield srv
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("PROMPTREVIEW_DEBUG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
 
 
 @dataclass
@@ -214,12 +199,7 @@ class Harness:
         self.cache = self.tmp_path / "cache.sqlite"
 
     def cli(self, *argv: str) -> CliRun:
-        self.capsys.readouterr()
-        code = main(list(argv))
-        captured = self.capsys.readouterr()
-        assert "Traceback" not in captured.err, captured.err
-        assert "internal error" not in captured.err, captured.err  # an unexpected exception, caught
-        return CliRun(code, captured.out, captured.err)
+        return run_cli(self.capsys, *argv)
 
     def compare(self, repo: Repo, *extra: str) -> CliRun:
         return self.cli("compare", "--repo", str(repo.path), "--base", repo.base, "--head", repo.head,

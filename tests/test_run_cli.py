@@ -17,13 +17,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from promptreview.cli import main
+from cli_harness import API_KEY, CliRun, run_cli
 from promptreview.review import ReviewOptions, review
 from promptreview.review_result import ReviewResult
 from repo_builder import RepoBuilder
 from servers.openai_server import OpenAIServer, Reply
 
-API_KEY = "sk-e2e-test-key-0000"
+pytestmark = pytest.mark.usefixtures("cli_env")
+
 SCHEMA = Path(__file__).resolve().parents[1] / "src" / "promptreview" / "schemas" / "report.schema.json"
 # The shared fixtures live next to the checkout (``shared/fixtures/gh-models``), found by walking up.
 FIXTURES = next((p / "shared" / "fixtures" / "gh-models" for p in Path(__file__).resolve().parents
@@ -40,26 +41,10 @@ def answer_as_instructed(body: dict[str, Any]) -> Reply | str | None:
     return None
 
 
-@dataclass
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def server() -> Iterator[OpenAIServer]:
     with OpenAIServer(responder=answer_as_instructed) as srv:
         yield srv
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("PROMPTREVIEW_DEBUG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
 
 
 @dataclass
@@ -69,12 +54,7 @@ class Harness:
     capsys: pytest.CaptureFixture[str]
 
     def cli(self, *argv: str) -> CliRun:
-        self.capsys.readouterr()
-        code = main(list(argv))
-        captured = self.capsys.readouterr()
-        assert "Traceback" not in captured.err + captured.out
-        assert "internal error" not in captured.err, captured.err  # an unexpected exception, caught
-        return CliRun(code, captured.out, captured.err)
+        return run_cli(self.capsys, *argv)
 
     def run(self, repo: Path, *extra: str) -> CliRun:
         return self.cli("run", "--repo", str(repo), "--base-url", self.server.base_url,
