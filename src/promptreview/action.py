@@ -554,9 +554,14 @@ def _float(raw: str | None, default: float) -> float:
 
 def _progress(log: WorkflowLog) -> Callable[[str, int, int], None]:
     """Progress lines at most every 10% or 15 s, so a long run shows life without flooding the log."""
-    last = {"pct": -10, "at": 0.0}
+    last = {"pct": -10, "at": 0.0, "stage": ""}
 
     def show(stage: str, done: int, total: int) -> None:
+        if stage == "plan":
+            log.info(f"Plan: about {total} model calls ({done} answers already cached).")
+            return
+        if stage != last["stage"]:
+            last.update(pct=-10, stage=stage)
         pct = done * 100 // total if total else 100
         now = time.monotonic()
         if pct - last["pct"] >= 10 or now - last["at"] >= 15 or done == total:

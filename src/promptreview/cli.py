@@ -160,20 +160,36 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def _progress(enabled: bool) -> object:
-    if not enabled:
-        return None
-    last = [-1]
+class _Progress:
+    """One updating line per stage on stderr (a terminal only), and the plan up front."""
 
-    def show(stage: str, done: int, total: int) -> None:
+    def __init__(self) -> None:
+        self._stage = ""
+        self._pct = -1
+        self._open = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "plan":
+            sys.stderr.write(f"plan: about {total} model calls ({done} answers already cached)\n")
+            return
+        if stage != self._stage:
+            self.finish()
+            self._stage, self._pct = stage, -1
         pct = int(done * 100 / total) if total else 100
-        if pct != last[0] or done == total:
-            last[0] = pct
-            end = "\n" if done >= total else ""
-            sys.stderr.write(f"\r{stage}: {done}/{total} ({pct}%)" + end)
+        if pct != self._pct:
+            self._pct = pct
+            sys.stderr.write(f"\r{stage}: {done}/{total} ({pct}%)")
             sys.stderr.flush()
+            self._open = True
 
-    return show
+    def finish(self) -> None:
+        if self._open:
+            sys.stderr.write("\n")
+            self._open = False
+
+
+def _progress(enabled: bool) -> _Progress | None:
+    return _Progress() if enabled else None
 
 
 def _color(args: argparse.Namespace) -> bool:
@@ -187,20 +203,20 @@ def _color(args: argparse.Namespace) -> bool:
 def _cmd_run(args: argparse.Namespace) -> int:
     from promptreview.review import review
 
-    result = review(Path(args.repo), None, args.rev, _options(args), _progress(sys.stderr.isatty()))  # type: ignore[arg-type]
+    progress = _progress(sys.stderr.isatty())
+    result = review(Path(args.repo), None, args.rev, _options(args), progress)  # type: ignore[arg-type]
+    if progress:
+        progress.finish()
     return _emit(result, args, mode="run")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from promptreview.review import review
 
-    result = review(
-        Path(args.repo),
-        args.base,
-        args.head,
-        _options(args, all_suites=args.all),  # type: ignore[arg-type]
-        _progress(sys.stderr.isatty()),
-    )
+    progress = _progress(sys.stderr.isatty())
+    result = review(Path(args.repo), args.base, args.head, _options(args, all_suites=args.all), progress)  # type: ignore[arg-type]
+    if progress:
+        progress.finish()
     return _emit(result, args, mode="compare")
 
 

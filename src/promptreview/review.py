@@ -11,20 +11,24 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptreview.changes import ChangeSet, diff
 from promptreview.errors import BudgetExceeded
 from promptreview.judge import judge_pair
 from promptreview.materialize import PreparedSuite, prepare_suite
+from promptreview.models.types import ChatRequest, Completion, Embeddings
 from promptreview.plan import Plan, SuitePlan, make_plan
-from promptreview.results import CaseComparison, CaseResult, PairwiseResult
+from promptreview.results import Answer, CaseComparison, CaseResult, PairwiseResult
 from promptreview.review_result import ReviewResult, SuiteResult, Usage
 from promptreview.revision import Revision
 from promptreview.run import plan_calls, run_calls
 from promptreview.score import score_suite
 from promptreview.summarize import case_values, classify, summarize
 from promptreview.verdict import SuiteEvidence, decide
+
+if TYPE_CHECKING:  # the client module is imported only when a review runs
+    from promptreview.models.client import ModelClient
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -221,39 +225,28 @@ async def _evaluate(
                 f"({planned} planned, {hits} cached), over the max-calls budget of {budget}; "
                 "raise max-calls or narrow the run (/rerun SUITE, --shard)"
             )
-        done = 0
+        if progress:
+            progress("plan", hits, planned)
+        answered = judged = 0
 
         def tick(n: int) -> None:
-            nonlocal done
-            done += n
+            nonlocal answered
+            answered += n
             if progress:
-                progress("answers", done, len(slots))
+                progress("answers", answered, len(slots))
+
+        def tick_judge() -> None:
+            nonlocal judged
+            judged += 1
+            if progress:
+                expected = planned - len(slots)
+                progress("judging", judged, max(expected, judged))
 
         answers = await run_calls(slots, runnable, client.complete, tick)
-        delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
-        suites: list[SuiteResult] = []
-        evidence: list[SuiteEvidence] = []
-        for p in prepared:
-            if p.error is not None or p.plan.status == "removed":
-                suites.append(_unevaluated_suite(p))
-                evidence.append(
-                    SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=p.error is None, error=p.error)
-                )
-                continue
-            scored = await score_suite(p, answers, client, base.read, delimiter)
-            comparisons = await _compare(p, scored, client.complete, delimiter)
-            head_only = p.base is None
-            summaries, pairwise, ev = summarize(
-                p.name,
-                comparisons,
-                p.plan.suite.gate,
-                head_only,
-                p.plan.suite.compare and not single,
-                min_pass_rate_default=1.0 if single else None,
-                single_revision=single,
-            )
-            evidence.append(ev)
-            suites.append(_suite_result(p, comparisons, summaries, pairwise))
+        llm = _CountingJudge(client, tick_judge)
+        outcomes = await asyncio.gather(*(_evaluate_suite(p, answers, llm, base, single) for p in prepared))
+        suites = [o[0] for o in outcomes]
+        evidence = [o[1] for o in outcomes]
         usage = Usage(
             base=client.stats_for("answer", "base"),
             head=client.stats_for("answer", "head"),
@@ -284,6 +277,49 @@ async def _evaluate(
         diff_url=options.diff_url,
         shard=f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
     )
+
+
+async def _evaluate_suite(
+    p: PreparedSuite,
+    answers: dict[tuple[str, str], list[list[Answer]]],
+    llm: _CountingJudge,
+    base: Revision,
+    single: bool,
+) -> tuple[SuiteResult, SuiteEvidence]:
+    """Score, judge and summarize one suite (suites run concurrently: their judge calls overlap)."""
+    if p.error is not None or p.plan.status == "removed":
+        evidence = SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=p.error is None, error=p.error)
+        return _unevaluated_suite(p), evidence
+    delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
+    scored = await score_suite(p, answers, llm, base.read, delimiter)
+    comparisons = await _compare(p, scored, llm.complete, delimiter)
+    summaries, pairwise, evidence = summarize(
+        p.name,
+        comparisons,
+        p.plan.suite.gate,
+        p.base is None,
+        p.plan.suite.compare and not single,
+        min_pass_rate_default=1.0 if single else None,
+        single_revision=single,
+    )
+    return _suite_result(p, comparisons, summaries, pairwise), evidence
+
+
+class _CountingJudge:
+    """The model client as metrics and the pairwise judge see it, counting judge calls for progress."""
+
+    def __init__(self, client: ModelClient, on_judge: Callable[[], None]) -> None:
+        self._client = client
+        self._on_judge = on_judge
+
+    async def complete(self, req: ChatRequest, *, tag: str | None = None) -> Completion:
+        completion = await self._client.complete(req, tag=tag)
+        if req.purpose == "judge":
+            self._on_judge()
+        return completion
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+        return await self._client.embed(model, texts)
 
 
 def _planned_calls(suites: Sequence[PreparedSuite], slots: Sequence[object]) -> int:
