@@ -48,8 +48,6 @@ class ChangeSet:
                 return None
         return head_path
 
-    def status_of(self, path: str) -> Change | None:
-        return next((c for c in self.changes if c.path == path or c.old_path == path), None)
 
 
 def diff(base: Revision, head: Revision) -> ChangeSet:

@@ -325,7 +325,7 @@ def _parse_metric(item: Any, path: str, field: str, line: int | None) -> MetricS
         raise ConfigError("metric type must be a string", loc)
     definition = registry.get(kind, loc)
     name = args.pop("name", None) or kind
-    gate = args.pop("gate", definition.kind != "signal")
+    gate = args.pop("gate", definition.default_gate)
     if not isinstance(gate, bool):
         raise ConfigError("`gate` must be true or false", loc)
     spec = MetricSpec(kind=kind, args=args, name=str(name), gate=gate, location=loc)

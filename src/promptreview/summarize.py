@@ -113,15 +113,6 @@ def classify(
     return "same", names
 
 
-def severity(c: CaseComparison) -> float:
-    """Sort key: worst regression first."""
-    return (
-        (c.pairwise_score or 0.0)
-        + (-2.0 if c.change == "regressed" else 0.0)
-        + (2.0 if c.change == "improved" else 0.0)
-    )
-
-
 def summarize(
     suite: str,
     cases: Sequence[CaseComparison],

@@ -386,13 +386,6 @@ class ModelClient:
         """False once any call used a model the price table does not know ("cost unknown")."""
         return all(s.unpriced == 0 for s in self.stats.values())
 
-    @property
-    def sdk_loaded(self) -> bool:
-        return self._sdk is not None
-
-    def remaining_s(self) -> float:
-        return self._deadline - time.monotonic()
-
     async def aclose(self) -> None:
         if self.cache is not None:
             self.cache.flush()
