@@ -486,35 +486,10 @@ class _App:
                 content_type=jtype,
             )
         if fault == "github_rate_limit":
-            secs = max(0, math.ceil(ra))
-            headers = {
-                "retry-after": str(secs),
-                "x-ratelimit-timeremaining": str(secs),
-                "x-ratelimit-type": "UserByModelByMinute",
-            }
-            msg = (
-                "Rate limit of 10 per 60s exceeded for UserByModelByMinute. "
-                f"Please wait {secs} seconds before retrying."
-            )
-            data = json.dumps(
-                {"error": {"code": "RateLimitReached", "message": msg, "details": msg}}
-            ).encode()
-            return web.Response(status=429, body=data, headers=headers, content_type=jtype)
+            return _github_models_limit(max(0, math.ceil(ra)), "10 per 60s", "UserByModelByMinute")
         if fault == "daily_limit":
             secs = 80000 if reply.retry_after is None else math.ceil(ra)
-            headers = {
-                "retry-after": str(secs),
-                "x-ratelimit-timeremaining": str(secs),
-                "x-ratelimit-type": "UserByModelByDay",
-            }
-            msg = (
-                "Rate limit of 50 per 86400s exceeded for UserByModelByDay. "
-                f"Please wait {secs} seconds before retrying."
-            )
-            data = json.dumps(
-                {"error": {"code": "RateLimitReached", "message": msg, "details": msg}}
-            ).encode()
-            return web.Response(status=429, body=data, headers=headers, content_type=jtype)
+            return _github_models_limit(secs, "50 per 86400s", "UserByModelByDay")
         if fault == "quota":
             msg = (
                 "You exceeded your current quota, please check your plan and billing details. For more "
@@ -662,6 +637,14 @@ class _App:
             self.configure(await request.json())
             return web.json_response({"ok": True})
         return web.Response(status=404)
+
+
+def _github_models_limit(secs: int, limit: str, kind: str) -> web.Response:
+    """GitHub Models' 429: its headers and its ``RateLimitReached`` body, per minute or per day."""
+    msg = f"Rate limit of {limit} exceeded for {kind}. Please wait {secs} seconds before retrying."
+    headers = {"retry-after": str(secs), "x-ratelimit-timeremaining": str(secs), "x-ratelimit-type": kind}
+    data = json.dumps({"error": {"code": "RateLimitReached", "message": msg, "details": msg}}).encode()
+    return web.Response(status=429, body=data, headers=headers, content_type="application/json")
 
 
 def _parse_fault(raw: Mapping[str, Any]) -> _GlobalFault:
