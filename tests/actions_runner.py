@@ -1,6 +1,6 @@
 """What the GitHub Actions runner does with a step's files and log, for tests to read them the same way.
 
-* :func:`load_payload` — one of GitHub's real webhook payloads (``shared/fixtures/github/events``);
+* :func:`load_payload` — one of GitHub's real webhook payloads (``tests/fixtures/github/events``);
 * :func:`parse_outputs` — the runner's reading of ``GITHUB_OUTPUT`` (``name<<DELIM`` or ``name=value``);
 * :func:`runner_commands` — which stdout lines the runner would act on as workflow commands,
   honouring ``::stop-commands::TOKEN`` ... ``::TOKEN::``.
@@ -12,21 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-
-def _events_dir() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures" / "github" / "events"
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("shared/fixtures/github/events not found above the checkout")
-    raise AssertionError  # unreachable: skip raises
+EVENTS_DIR = Path(__file__).resolve().parent / "fixtures" / "github" / "events"
 
 
 def load_payload(name: str) -> dict[str, Any]:
     """A fresh copy of ``events/<name>.json``, e.g. ``load_payload("pull_request.opened")``."""
-    loaded = json.loads((_events_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    loaded = json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
     assert isinstance(loaded, dict)
     return loaded
 

@@ -1,7 +1,7 @@
 """``promptreview action`` end to end, run exactly as the Actions runner runs the container.
 
 Each test starts ``python -m promptreview action`` as a subprocess with the runner's environment:
-the event file is one of GitHub's real payloads (shared/fixtures/github/events) with only the
+the event file is one of GitHub's real payloads (tests/fixtures/github/events) with only the
 repository, PR number, SHAs and head repository rewritten; ``GITHUB_WORKSPACE`` is a real git
 checkout, shallow like actions/checkout's default (so the action must fetch the PR head from its
 ``origin``); ``GITHUB_API_URL`` points at the loopback GitHub and ``INPUT_BASE-URL`` at the loopback

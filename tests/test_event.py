@@ -1,4 +1,4 @@
-"""The trigger stage: real webhook payloads (shared/fixtures/github/events) in, typed requests out."""
+"""The trigger stage: real webhook payloads (tests/fixtures/github/events) in, typed requests out."""
 
 from __future__ import annotations
 

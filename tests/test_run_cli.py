@@ -26,9 +26,8 @@ from servers.openai_server import OpenAIServer, Reply
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 SCHEMA = Path(__file__).resolve().parents[1] / "src" / "promptreview" / "schemas" / "report.schema.json"
-# The shared fixtures live next to the checkout (``shared/fixtures/gh-models``), found by walking up.
-FIXTURES = next((p / "shared" / "fixtures" / "gh-models" for p in Path(__file__).resolve().parents
-                 if (p / "shared" / "fixtures" / "gh-models").is_dir()), Path("shared/fixtures/gh-models"))
+# Real GitHub Models prompt files, vendored with their sources (tests/fixtures/README.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gh-models"
 BAD_FIXTURES = ("rodoHasArrived__Meridian/fix-test-failures.prompt.yml",
                 "tadanobutubutu__screeps/strategy-generator.prompt.yml")
 
@@ -329,10 +328,8 @@ def _repo_name(rel: str) -> str:
     return f"prompts/{stem}.prompt.yml"
 
 
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared gh-models fixtures are missing")
 
 
-@needs_fixtures
 def test_every_conforming_github_models_fixture_loads(h: Harness, tmp_path: Path) -> None:
     fixtures = _fixture_files()
     assert len(fixtures) == 21
@@ -345,7 +342,6 @@ def test_every_conforming_github_models_fixture_loads(h: Harness, tmp_path: Path
     assert f"{len(fixtures)} suite(s), {n_cases} case(s) checked" in run.out
 
 
-@needs_fixtures
 def test_github_models_fixtures_with_test_data_run(h: Harness, tmp_path: Path) -> None:
     fixtures = {rel: d for rel, d in _fixture_files().items() if d.get("testData")}
     assert len(fixtures) == 11
@@ -369,7 +365,6 @@ def test_github_models_fixtures_with_test_data_run(h: Harness, tmp_path: Path) -
     assert (head_usage["calls"], head_usage["errors"]) == (n_cases, 0)
 
 
-@needs_fixtures
 def test_wild_negative_fixtures_give_clear_errors_naming_the_file(h: Harness, tmp_path: Path) -> None:
     good = "examples/sample_prompt.yml"
     content = {_repo_name(good): (FIXTURES / good).read_text(encoding="utf-8")}

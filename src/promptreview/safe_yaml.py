@@ -170,6 +170,12 @@ def load_yaml(
     try:
         return builder.build(yaml.parse(source, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in (exc.problem or ""):
+            # libyaml >= 0.2.6 (PyYAML 6.0.4's wheels) caps nesting in its scanner, which reads
+            # ahead of our builder: report it as the same limit, so the message is ours.
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else None
+            raise ConfigError(f"nesting is deeper than {max_depth} levels", Location(file, line)) from None
         raise _syntax_error(exc, file) from None
     except yaml.reader.ReaderError as exc:
         line = source.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None

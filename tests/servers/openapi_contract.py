@@ -1,7 +1,7 @@
 """GitHub's own OpenAPI description, as the contract the loopback GitHub server is held to.
 
 The fake GitHub server (``github_server.py``) is only worth something if it answers the way
-api.github.com does. This module turns ``shared/fixtures/github/openapi-subset.json`` (GitHub's
+api.github.com does. This module turns ``tests/fixtures/github/openapi-subset.json`` (GitHub's
 description of the 18 REST operations we use, see that directory's README) into:
 
 * a router: "METHOD /path" -> operation + path parameters;
@@ -34,7 +34,7 @@ from typing import Any
 import jsonschema
 
 SUBSET_ENV = "PROMPTREVIEW_GITHUB_FIXTURES"
-SUBSET_RELATIVE = Path("shared") / "fixtures" / "github" / "openapi-subset.json"
+SUBSET_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "openapi-subset.json"
 
 # {basehead} ("main...feature/x") and {path} ("prompts/a.txt", or "" for the root) may hold
 # slashes; every other path parameter is one segment.
@@ -44,19 +44,11 @@ Json = Any
 
 
 def find_subset_file() -> Path:
-    """Locate openapi-subset.json: ``$PROMPTREVIEW_GITHUB_FIXTURES`` or a ``shared/`` next to a parent.
-
-    The fixtures live outside the repository (``../shared`` from the checkout), so walk up
-    from this file instead of hard-coding one machine's layout.
-    """
+    """openapi-subset.json: ``$PROMPTREVIEW_GITHUB_FIXTURES`` or the copy vendored under tests/fixtures."""
     override = os.environ.get(SUBSET_ENV)
     if override:
         return Path(override) / "openapi-subset.json"
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / SUBSET_RELATIVE
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{SUBSET_RELATIVE} not found above {__file__}; set ${SUBSET_ENV}")
+    return SUBSET_FILE
 
 
 def to_json_schema(node: Json) -> Json:
