@@ -65,13 +65,26 @@ class RerunCommand:
 
 
 @dataclass(frozen=True)
+class RecheckRequest:
+    """The Checks tab's Re-run button (``check_run`` / ``check_suite`` ``rerequested``; App only).
+
+    Pinned to the SHA the check ran on; the requester's permission is checked like /rerun's.
+    """
+
+    repo: str
+    pr_number: int
+    head_sha: str
+    requester: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     """Nothing to do; ``reason`` is one line for the log."""
 
     reason: str
 
 
-Trigger = ReviewRequest | RerunCommand | Ignored
+Trigger = ReviewRequest | RerunCommand | RecheckRequest | Ignored
 
 
 def load_event(env: Mapping[str, str]) -> Trigger:
