@@ -133,12 +133,18 @@ class Project:
         return payload
 
     # -- running the action ----------------------------------------------------------------------
-    def run(self, event_name: str, payload: dict[str, Any], **inputs: str) -> ActionRun:
-        """Run the action once, as the runner would: fresh shallow checkout and fresh env files."""
+    def run(
+        self, event_name: str, payload: dict[str, Any], *, checkout: str = "main", **inputs: str
+    ) -> ActionRun:
+        """Run the action once, as the runner would: fresh shallow checkout and fresh env files.
+
+        ``checkout`` is the branch in the workspace: ``feature`` puts the PR's files there, as the
+        merge commit of a ``pull_request`` job does.
+        """
         self.runs += 1
         step = self.tmp / f"step{self.runs}"
         step.mkdir()
-        workspace = self.origin.clone(step / "workspace", depth=1, rev="main").path
+        workspace = self.origin.clone(step / "workspace", depth=1, rev=checkout).path
         event_path = step / "event.json"
         event_path.write_text(json.dumps(payload), encoding="utf-8")
         (step / "output").touch()

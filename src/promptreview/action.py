@@ -39,6 +39,14 @@ from promptreview.github.core import (
 from promptreview.github.event import load_event
 from promptreview.github.workflow_log import WorkflowLog, write_outputs, write_step_summary
 from promptreview.github.workspace import ensure_commits
+from promptreview.trusted_state import (
+    ARTIFACT_DIR,
+    CACHE_NAME,
+    action_state_dir,
+    artifact_dir_problem,
+    refusal_note,
+    write_report_files,
+)
 
 if TYPE_CHECKING:
     from promptreview.review_result import ReviewResult
@@ -64,7 +72,6 @@ INPUTS = (
     "requests-per-minute",
 )
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-ARTIFACT_DIR = ".promptreview"
 
 
 class ActionError(PromptReviewError):
@@ -198,6 +205,8 @@ class _Action:
         self.log = log
         self.workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
         self.run_url = _run_url(env)
+        self.artifact_problem: str | None = None
+        self.state_kept = True
 
     def run(self) -> int:
         try:
@@ -209,13 +218,15 @@ class _Action:
         model_env = dict(self.env)
         if self.inputs.github_token and not model_env.get("GITHUB_TOKEN"):
             model_env["GITHUB_TOKEN"] = self.inputs.github_token  # GitHub Models' default credential
+        cache_path, notes = self._trusted_state()
         setup = Setup(
             settings=self.inputs.settings(),
             log=self.log,
             env=self.env,
             model_env=model_env,
-            cache_path=str(self.workspace / ARTIFACT_DIR / "cache.sqlite"),
+            cache_path=cache_path,
             run_url=self.run_url,
+            notes=notes,
         )
         finished = respond(trigger, self, setup)
         if finished.usage or finished.summary is None:
@@ -223,6 +234,18 @@ class _Action:
         if finished.internal:
             return EXIT_USAGE
         return self._exit_code(finished.summary.conclusion)
+
+    def _trusted_state(self) -> tuple[str, tuple[str, ...]]:
+        """The answer cache outside the workspace, and a refusal of a ``.promptreview/`` the PR may own.
+
+        The workspace is the PR's merge commit: a cache committed there would hand the review its
+        answers and judge verdicts (see ``trusted_state.py``). Returns the cache path and the notes
+        the report carries.
+        """
+        state, self.state_kept = action_state_dir(self.env, self.workspace)
+        self.artifact_problem = artifact_dir_problem(self.workspace)
+        notes = (refusal_note(self.artifact_problem),) if self.artifact_problem else ()
+        return str(state / CACHE_NAME), notes
 
     # -- the front door's side of the core (github/core.py) ------------------------------------------------
     def connect(self, repo: str) -> GitHubApi | None:
@@ -240,6 +263,13 @@ class _Action:
 
     def fetch(self, shas: Sequence[str], pr_number: int) -> Path:
         ensure_commits(self.workspace, list(shas), self.log, pr_number=pr_number)
+        if not self.state_kept:
+            self.log.notice(
+                "promptreview: $HOME is not a folder outside the workspace, so answers are cached in a "
+                "temporary folder and not kept for the next run."
+            )
+        if self.artifact_problem:
+            self.log.warning(f"promptreview: {refusal_note(self.artifact_problem)}.")
         return self.workspace
 
     def cancelled(self) -> None:
@@ -250,13 +280,17 @@ class _Action:
         from promptreview.report import render_html
         from promptreview.report.jsonio import dumps
 
-        folder = self.workspace / ARTIFACT_DIR
+        if self.artifact_problem:
+            return "", ""  # refused, and said so when the workspace was fetched
+        files = {
+            "report.html": render_html(result, secrets=self.log.secrets),
+            "report.json": self.log.scrub(dumps(result)),
+        }
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "report.html").write_text(render_html(result, secrets=self.log.secrets), "utf-8")
-            (folder / "report.json").write_text(self.log.scrub(dumps(result)), "utf-8")
+            write_report_files(self.workspace, files)
         except OSError as exc:
-            self.log.warning(f"could not write the report files in {folder}: {exc}")
+            folder = self.workspace / ARTIFACT_DIR
+            self.log.warning(f"could not write the report files in {folder} (no symlink is followed): {exc}")
             return "", ""
         return f"{ARTIFACT_DIR}/report.html", f"{ARTIFACT_DIR}/report.json"
 

@@ -125,6 +125,8 @@ def _options(args: argparse.Namespace, **extra: object) -> object:
     shard = None
     if getattr(args, "shard", None):
         shard = _parse_shard(args.shard)
+    if not args.no_cache:
+        _check_cache(Path(args.repo), args.cache)
     return ReviewOptions(
         config_path=args.config,
         only_suite=args.suite,
@@ -146,6 +148,14 @@ def _options(args: argparse.Namespace, **extra: object) -> object:
         env=dict(os.environ),
         **extra,  # type: ignore[arg-type]
     )
+
+
+def _check_cache(repo: Path, explicit: str | None) -> None:
+    """In CI the repository is the PR's checkout: a cache file it ships must not supply answers."""
+    from promptreview.models.cache import default_cache_path
+    from promptreview.trusted_state import check_cache_path
+
+    check_cache_path(repo, Path(explicit) if explicit else default_cache_path(repo))
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

@@ -162,6 +162,7 @@ class Setup:
     model_env: Mapping[str, str]  # where the model client finds its endpoint and key
     cache_path: str
     run_url: str | None = None
+    notes: tuple[str, ...] = ()  # the front door's own notes for the report (a refused .promptreview/)
     review_forks: bool = False  # the App may review forks' PRs (its token is the base repo's)
 
 
@@ -384,6 +385,8 @@ class _Core:
         )
 
         result = self._apply_on_inconclusive(result)
+        if self.setup.notes:
+            result = replace(result, notes=(*result.notes, *self.setup.notes))
         secrets = self.log.secrets
         # The short text report, for people reading the log; model answers in it are untrusted.
         self.log.untrusted(render_terminal(result, secrets=secrets))
