@@ -18,7 +18,10 @@ from promptreview.safe_json import load_json
 from promptreview.safe_yaml import line_of, load_yaml
 from promptreview.suite import Case
 
-RESERVED = ("id", "vars", "expected", "label", "feedback", "tags", "must_pass", "metrics", "description")
+# ``source`` records where a case came from (cases import, generate); the review ignores it.
+RESERVED = (
+    "id", "vars", "expected", "label", "feedback", "tags", "must_pass", "metrics", "description", "source",
+)
 MAX_CASES = 20_000
 
 

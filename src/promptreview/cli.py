@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--repo", default=".", help="repository directory (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(func=_cmd_init)
+
+    from promptreview.data.commands import add_commands
+
+    add_commands(sub)  # cases import, coverage, generate, judge-check
     return p
 
 

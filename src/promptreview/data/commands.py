@@ -1,0 +1,92 @@
+"""The data commands' argument parsers and thin handlers (``cases import``, ``coverage``,
+``generate``, ``judge-check``); ``cli.py`` only registers them. Heavy imports stay inside the
+handlers so ``promptreview --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from promptreview.data.embed import EndpointOptions
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cases = sub.add_parser("cases", help="grow a suite's cases from production logs")
+    cases_sub = cases.add_subparsers(dest="cases_command", metavar="ACTION")
+    imp = cases_sub.add_parser("import", help="production records (JSONL, CSV) to candidate cases")
+    imp.add_argument("logs", help="JSONL (OpenAI, LangSmith or Langfuse shape) or CSV log")
+    imp.add_argument("--suite", required=True, help="the suite whose template variables to map to")
+    imp.add_argument("--limit", type=int, default=20, help="at most this many cases (default 20)")
+    imp.add_argument(
+        "--out",
+        metavar="PATH",
+        help="YAML file to write or append to (default: next to the suite's cases, NAME.imported.yaml)",
+    )
+    imp.add_argument("--keep-pii", action="store_true", help="do not mask emails, phones, cards, keys")
+    imp.add_argument(
+        "--radius",
+        type=float,
+        default=0.8,
+        help="cosine similarity within which an existing case 'covers' an input (default 0.8)",
+    )
+    imp.add_argument(
+        "--field",
+        action="append",
+        metavar="NAME=PATH",
+        help="where a record keeps input/answer/thumbs/accepted/score/comment/grade/tags/id "
+        "(a CSV column, or a JSON path like feedback.rating)",
+    )
+    imp.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=PATH",
+        help="take template variable NAME from this record path instead of matching the template",
+    )
+    imp.add_argument("--dry-run", action="store_true", help="print the summary, write nothing")
+    _endpoint_args(imp)
+    imp.set_defaults(func=_cmd_cases_import)
+    cases.set_defaults(func=lambda a: _usage(cases))
+
+
+def _endpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", default=".", help="repository directory (default: .)")
+    p.add_argument("--config", help="config path inside the repo (default: promptreview.yml)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
+    p.add_argument("--cache", metavar="PATH", help="cache file (default: .promptreview/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _usage(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return 2
+
+
+def _endpoint(args: argparse.Namespace) -> EndpointOptions:
+    return EndpointOptions(
+        base_url=args.base_url, cache_path=args.cache, no_cache=args.no_cache, env=dict(os.environ)
+    )
+
+
+def _cmd_cases_import(args: argparse.Namespace) -> int:
+    from promptreview.data.importer import ImportOptions, import_cases
+    from promptreview.data.records import parse_mapping_flags
+
+    repo = Path(args.repo)
+    opts = ImportOptions(
+        suite=args.suite,
+        logs=Path(args.logs),
+        limit=args.limit,
+        out=Path(args.out) if args.out else None,
+        keep_pii=args.keep_pii,
+        radius=args.radius,
+        fields=parse_mapping_flags(args.field, "--field"),
+        var_paths=parse_mapping_flags(args.var, "--var"),
+        config_path=args.config,
+        dry_run=args.dry_run,
+    )
+    result = import_cases(repo, opts, _endpoint(args))
+    print(result.summary())
+    # Nothing usable in a non-empty log is a failure a script should notice.
+    return 1 if result.records and not result.mapped else 0

@@ -1,0 +1,51 @@
+"""Shared helpers for the data-command tests (cases import, coverage, generate, judge-check):
+the bundled example repository as a real git repo, and production log lines rendered from its
+templates exactly as the app would have sent them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from repo_builder import RepoBuilder
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-support" / "base"
+SYSTEM = "You are Acme's customer support assistant."
+TONE = (EXAMPLE / "prompts" / "partials" / "tone.j2").read_text()
+
+
+def example_files() -> dict[str, str]:
+    return {str(p.relative_to(EXAMPLE)): p.read_text() for p in EXAMPLE.rglob("*") if p.is_file()}
+
+
+def example_repo(tmp_path: Path, extra: dict[str, str] | None = None) -> RepoBuilder:
+    repo = RepoBuilder.init(tmp_path / "repo")
+    repo.commit({**example_files(), **(extra or {})}, message="example")
+    return repo
+
+
+def support_user_message(product: str, question: str) -> str:
+    """What prompts/support.md.j2 renders to (the partial inlined), as a production app sent it."""
+    return f"{TONE}\nCustomer question about {product}:\n{question}\n\nAnswer the customer helpfully.\n"
+
+
+def openai_record(product: str, question: str, answer: str = "Sure.", **feedback: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "request": {
+            "model": "openai/gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": support_user_message(product, question)},
+            ],
+        },
+        "response": {"choices": [{"message": {"role": "assistant", "content": answer}}]},
+    }
+    if feedback:
+        rec["feedback"] = feedback
+    return rec
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
