@@ -596,7 +596,8 @@ def test_judge_sees_neutral_labels_the_reference_and_no_hidden_text(h: Harness, 
 
 
 @pytest.mark.parametrize("label", ["A", "B"])
-def test_position_biased_judge_gives_ties_and_low_consistency(h: Harness, tmp_path: Path, label: str) -> None:
+def test_position_biased_judge_is_missing_evidence_and_unmeasured(h: Harness, tmp_path: Path,
+                                                                  label: str) -> None:
     h.server.responder = FakeModel(judge=always(label))
     repo = make_repo(tmp_path, {"prompts/greet.txt": HEAD_HI_NAME})
 
@@ -604,10 +605,14 @@ def test_position_biased_judge_gives_ties_and_low_consistency(h: Harness, tmp_pa
 
     assert len(judge_requests(h.server)) == 2 * len(PEOPLE)
     assert "same answer in both orders for only 0%" in run.out
+    # Never "no difference": the headline says the metric is unmeasured, and the review cannot pass.
+    headline = run.out.split("| Suite |")[0].replace("\\", "")
+    assert "Prompt review: inconclusive" in headline and "is unmeasured" in headline, headline
+    assert run.code == 3
     s = suite(h.review(repo), "greet")
     p = s.pairwise
-    assert (p.wins, p.ties, p.losses, p.judged) == (0, len(PEOPLE), 0, len(PEOPLE))
-    assert p.consistency == 0.0
+    assert (p.wins, p.ties, p.losses, p.judged, p.missing) == (0, 0, 0, len(PEOPLE), len(PEOPLE))
+    assert p.consistency == 0.0 and p.inconsistent == len(PEOPLE) and p.unmeasured
     for c in s.cases:
         (pr,) = c.pairwise
         assert pr.outcome == "tie" and not pr.consistent
@@ -627,7 +632,7 @@ def _prose_when_base_first(base_marker: str) -> JudgePolicy:
         pytest.param(_prose_when_base_first("welcome to Acme"), 3 * len(PEOPLE), id="one-order-unreadable"),
     ],
 )
-def test_unparseable_judge_verdict_is_retried_once_then_a_tie(h: Harness, tmp_path: Path, policy: JudgePolicy,
+def test_unparseable_judge_verdict_is_retried_once_then_missing(h: Harness, tmp_path: Path, policy: JudgePolicy,
                                                               judge_calls: int) -> None:
     h.server.responder = FakeModel(judge=policy)
     repo = make_repo(tmp_path, {"prompts/greet.txt": HEAD_HI_NAME})
@@ -639,12 +644,14 @@ def test_unparseable_judge_verdict_is_retried_once_then_a_tie(h: Harness, tmp_pa
     retries = [b for b in judged if len(b["messages"]) == 4]
     assert len(retries) == judge_calls - 2 * len(PEOPLE)  # exactly one retry per unreadable verdict
     assert all(b["messages"][2] == {"role": "assistant", "content": "I think the first one"} for b in retries)
-    assert "could not be parsed and counted as ties" in run.out
+    assert "could not be read after a retry: missing evidence" in run.out
+    assert run.code == 3 and "is unmeasured" in run.out  # never a pass built on ties
     s = suite(h.review(repo), "greet")
-    assert (s.pairwise.wins, s.pairwise.losses, s.pairwise.unparseable) == (0, 0, len(PEOPLE))
+    p = s.pairwise
+    assert (p.wins, p.ties, p.losses, p.unparseable, p.missing) == (0, 0, 0, len(PEOPLE), len(PEOPLE))
     for c in s.cases:
         (pr,) = c.pairwise
-        assert pr.outcome == "tie" and pr.unparseable
+        assert pr.missing and pr.unparseable and c.pairwise_score is None
         assert any(j.winner is None and (j.error or "").startswith("unparseable") for j in pr.judgements)
         assert c.change != "improved"
 

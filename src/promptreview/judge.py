@@ -3,11 +3,20 @@
 Bias controls (DESIGN.md §5): neutral labels (never base/head, old/new), both orders, a side wins
 only if it wins in both, untrusted text wrapped in unforgeable delimiters after hidden content
 is stripped, instructions only in the system message, temperature 0, a strict JSON verdict with one
-retry, and an unparseable verdict counted as a tie and reported — never as a win.
+retry. An unparseable verdict (after the retry) or a pair of verdicts that disagree between the
+two orders is *missing evidence*: it is reported, never counted as a tie or a win (a tie would
+narrow the interval around "no difference" and let a broken judge certify a change).
+
+The parser accepts the forms judges really write: the JSON object (alone, fenced, or with prose
+around it), MT-Bench's ``[[A]]`` / ``[[B]]`` / ``[[C]]`` (tie), or a last line that is only the
+verdict ("B", "Winner: A", "**tie**"). A reply that names two different winners is ambiguous and
+refused.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
 
 from promptreview.metrics.context import transcript
@@ -61,8 +70,10 @@ async def judge_pair(
         return PairwiseResult(sample, "tie", judgements, consistent=True, error=errors[0])
     unparseable = any(j.winner is None for j in judgements)
     if unparseable:
+        # Missing evidence (see PairwiseResult.missing): kept and reported, never a tie.
         return PairwiseResult(sample, "tie", judgements, consistent=False, unparseable=True)
     consistent = first.winner == second.winner
+    # Disagreeing orders are missing evidence too; "tie" is only the outcome field's placeholder.
     outcome: Outcome = first.winner if consistent else "tie"  # type: ignore[assignment]
     return PairwiseResult(sample, outcome, judgements, consistent=consistent)
 
@@ -96,13 +107,13 @@ async def _judge_once(
     cached = reply.cached
     if not reply.ok:
         return Judgement(order, None, error=reply.error or "judge call failed")  # type: ignore[arg-type]
-    parsed = _parse(reply.text or "")
+    parsed = parse_verdict(reply.text or "")
     if parsed is None:
         retry_messages = [*messages, Message("assistant", reply.text or ""), Message("user", RETRY_PROMPT)]
         reply = await complete(ChatRequest.make(judge_model, retry_messages, params, purpose="judge"))
         if not reply.ok:
             return Judgement(order, None, error=reply.error or "judge call failed")  # type: ignore[arg-type]
-        parsed = _parse(reply.text or "")
+        parsed = parse_verdict(reply.text or "")
         if parsed is None:
             snippet = (reply.text or "").strip().replace("\n", " ")[:120]
             return Judgement(order, None, error=f"unparseable verdict: {snippet!r}")  # type: ignore[arg-type]
@@ -115,17 +126,67 @@ async def _judge_once(
     return Judgement(order, winner, reason, cached=cached)  # type: ignore[arg-type]
 
 
-def _parse(reply: str) -> tuple[str, str] | None:
-    """Strict: a JSON object whose winner is exactly A, B or tie; anything else is unparseable."""
-    obj = parse_json_object(reply)
-    if not isinstance(obj, dict):
+_LABELS = {"a": "A", "b": "B", "tie": "tie", "answer a": "A", "answer b": "B"}
+_BRACKETED = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.I)
+# A last line that is nothing but the verdict: "B", "Winner: A", "Final verdict: tie", "**B**".
+_FINAL_LINE = re.compile(
+    r"(?:(?:the\s+)?(?:final\s+)?(?:verdict|winner|decision|better\s+answer|answer)\s*(?:is|:|=|-)?\s*)?"
+    r"(?:answer\s+)?(A|B|tie)(?:\s+is\s+better)?",
+    re.I,
+)
+
+
+def parse_verdict(reply: str) -> tuple[str, str] | None:
+    """The judge's verdict ("A", "B" or "tie") and reason, or None when unreadable or ambiguous.
+
+    Every verdict the reply states (JSON ``winner`` fields anywhere in it, ``[[X]]`` tokens) is
+    collected; exactly one distinct label is an answer, two are ambiguous. With none, a last line
+    consisting only of the verdict is read.
+    """
+    labels: list[str] = []
+    reason = ""
+    for obj in _json_objects(reply):
+        winner = obj.get("winner")
+        if not isinstance(winner, str):
+            continue
+        label = _LABELS.get(winner.strip().lower())
+        if label is None:
+            return None  # a JSON verdict we cannot read is not silently replaced by prose
+        labels.append(label)
+        if not reason and isinstance(obj.get("reason"), str):
+            reason = obj["reason"]
+    for token in _BRACKETED.findall(reply):
+        labels.append({"c": "tie"}.get(token.lower(), _LABELS.get(token.lower(), token)))
+    if not labels:
+        lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+        if lines:
+            last = re.sub(r"[*_`]", "", lines[-1]).strip("#>'\" .!:").strip()
+            m = _FINAL_LINE.fullmatch(last)
+            if m:
+                labels.append(_LABELS[m.group(1).lower()])
+                reason = " ".join(lines[:-1])
+    if len(set(labels)) != 1:
         return None
-    winner = obj.get("winner")
-    if not isinstance(winner, str):
-        return None
-    w = winner.strip()
-    label = {"a": "A", "b": "B", "tie": "tie"}.get(w.lower())
-    if label is None:
-        return None
-    reason = obj.get("reason")
-    return label, strip_hidden(reason)[:500] if isinstance(reason, str) else ""
+    if not reason:
+        reason = _BRACKETED.sub("", reply) if not reply.lstrip().startswith("{") else ""
+    return labels[0], strip_hidden(reason).strip()[:500]
+
+
+def _json_objects(reply: str) -> list[dict[str, object]]:
+    """Every JSON object in the reply: the whole reply (or its fence) first, then any embedded."""
+    whole = parse_json_object(reply)
+    if whole is not None:
+        return [whole]
+    decoder = json.JSONDecoder()
+    found: list[dict[str, object]] = []
+    at = reply.find("{")
+    while at != -1 and len(found) < 8:
+        try:
+            value, end = decoder.raw_decode(reply, at)
+        except ValueError:
+            at = reply.find("{", at + 1)
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+        at = reply.find("{", end)
+    return found

@@ -111,6 +111,17 @@ class PairwiseResult:
     def reason(self) -> str:
         return next((j.reason for j in self.judgements if j.reason), "")
 
+    @property
+    def missing(self) -> bool:
+        """No usable verdict: the call failed, a verdict was unreadable, or the orders disagreed.
+
+        Missing evidence is left out of the pairing, never counted as a tie: ties pull the
+        interval towards "no difference", so a broken judge would certify a change.
+        """
+        if self.identical:
+            return False
+        return self.error is not None or self.unparseable or not self.consistent
+
 
 @dataclass(frozen=True)
 class CaseComparison:
@@ -129,8 +140,9 @@ class CaseComparison:
 
     @property
     def pairwise_score(self) -> float | None:
-        """+1 head better, -1 base better, averaged over samples; None when never judged."""
-        judged = [p for p in self.pairwise if p.error is None]
+        """+1 head better, -1 base better, averaged over samples with a usable verdict; None when
+        no sample has one (never judged, or every verdict missing)."""
+        judged = [p for p in self.pairwise if not p.missing]
         if not judged:
             return None
         value = {"head": 1.0, "base": -1.0, "tie": 0.0}

@@ -42,9 +42,18 @@ class PairwiseSummary:
     losses: int = 0  # base better
     judged: int = 0
     identical: int = 0  # answers identical: tie with no judge call
-    consistency: float | None = None  # share of judged cases whose two orders agreed
-    unparseable: int = 0
-    errors: int = 0
+    consistency: float | None = None  # share of readable judged cases whose two orders agreed
+    unparseable: int = 0  # samples whose verdict could not be read after a retry
+    errors: int = 0  # samples whose judge call failed
+    inconsistent: int = 0  # samples whose two orders disagreed
+    missing: int = 0  # judged cases with no usable verdict: left out of W / T / L and of the pairing
+    unmeasured: str | None = None  # why which-is-better measured nothing (see judge_quality)
+    lc_net: float | None = None  # length-controlled net benefit (see length_control)
+    lc_lower: float | None = None
+    lc_upper: float | None = None
+    length_slope: float | None = None  # > 0: the judge favours the longer answer
+    longer_share: float | None = None  # share of decisive cases won by the longer answer
+    length_explained: bool = False  # answer length accounts for the judge's preference
 
 
 @dataclass(frozen=True)

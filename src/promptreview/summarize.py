@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptreview.judge_quality import unmeasured_reason
+from promptreview.length_control import length_control
 from promptreview.results import CaseChange, CaseComparison, CaseResult, MetricResult
 from promptreview.review_result import MetricSummary, PairwiseSummary
 from promptreview.suite import GateSpec
@@ -161,7 +163,8 @@ def summarize(
         outcomes = [c.pairwise_score for c in cases if c.pairwise_score is not None]
         paired.append(
             PairedMetric(
-                PAIRWISE, "pairwise", tuple(0.0 for _ in outcomes), tuple(outcomes), gate=True, margin=None
+                PAIRWISE, "pairwise", tuple(0.0 for _ in outcomes), tuple(outcomes), gate=True, margin=None,
+                unmeasured=pw.unmeasured, explained_by_length=_length_note(pw),
             )
         )
     n_total = len(cases)
@@ -265,28 +268,82 @@ def _labels(cases: Sequence[CaseComparison], metric: str) -> dict[str, dict[str,
 
 
 def _pairwise_summary(cases: Sequence[CaseComparison]) -> PairwiseSummary:
-    wins = ties = losses = judged = identical = unparseable = errors = consistent = 0
+    """The judge's tally over the cases: W / T / L from usable verdicts, missing evidence apart,
+    order consistency, whether the metric is measured at all, and the length-controlled view."""
+    wins = ties = losses = judged = identical = unparseable = errors = inconsistent = missing = 0
+    readable = 0
+    consistent = 0.0
+    outcomes: list[float] = []
+    base_lengths: list[int] = []
+    head_lengths: list[int] = []
     for c in cases:
         if not c.pairwise:
             continue
-        score = c.pairwise_score
-        if score is None:
-            errors += 1
-            continue
         if all(p.identical for p in c.pairwise):
             identical += 1
-        else:
-            judged += 1
-            consistent += sum(1 for p in c.pairwise if p.consistent and not p.identical) / max(
-                1, sum(1 for p in c.pairwise if not p.identical)
-            )
+            ties += 1
+            continue
+        judged += 1
+        errors += sum(1 for p in c.pairwise if p.error is not None)
         unparseable += sum(1 for p in c.pairwise if p.unparseable)
+        two_read = [p for p in c.pairwise if not p.identical and p.error is None and not p.unparseable]
+        inconsistent += sum(1 for p in two_read if not p.consistent)
+        if two_read:
+            readable += 1
+            consistent += sum(1 for p in two_read if p.consistent) / len(two_read)
+        score = c.pairwise_score
+        if score is None:
+            missing += 1
+            continue
         if score > 0:
             wins += 1
         elif score < 0:
             losses += 1
         else:
             ties += 1
+        lengths = _answer_lengths(c)
+        if lengths is not None:
+            outcomes.append(score)
+            base_lengths.append(lengths[0])
+            head_lengths.append(lengths[1])
+    consistency = consistent / readable if readable else None
+    unmeasured = unmeasured_reason(identical + judged, readable, consistency, unparseable, inconsistent,
+                                   errors, missing)
+    lc = length_control(outcomes, base_lengths, head_lengths)
     return PairwiseSummary(
-        wins, ties, losses, judged, identical, consistent / judged if judged else None, unparseable, errors
+        wins, ties, losses, judged, identical, consistency, unparseable, errors,
+        inconsistent=inconsistent,
+        missing=missing,
+        unmeasured=unmeasured,
+        lc_net=lc.lc_net if lc else None,
+        lc_lower=lc.lc_lower if lc else None,
+        lc_upper=lc.lc_upper if lc else None,
+        length_slope=lc.slope if lc else None,
+        longer_share=lc.longer_share if lc else None,
+        length_explained=bool(lc and lc.explains_preference),
     )
+
+
+def _answer_lengths(c: CaseComparison) -> tuple[int, int] | None:
+    """Mean answer length (characters) on each side over the case's judged samples."""
+    if c.base is None or c.head is None:
+        return None
+    b = [len(s.answer.text or "") for s in c.base.samples if s.answer.ok]
+    h = [len(s.answer.text or "") for s in c.head.samples if s.answer.ok]
+    if not b or not h:
+        return None
+    return round(sum(b) / len(b)), round(sum(h) / len(h))
+
+
+def _length_note(pw: PairwiseSummary) -> str | None:
+    """The verdict's sentence when answer length accounts for the judge's preference."""
+    if not pw.length_explained or pw.lc_net is None or pw.lc_lower is None or pw.lc_upper is None:
+        return None
+    share = f"{(pw.longer_share or 0) * 100:.0f}%"
+    return (f"length-controlled net benefit {_pts(pw.lc_net)} (95% interval {_pts(pw.lc_lower)} to "
+            f"{_pts(pw.lc_upper)}); the judge favoured the longer answer in {share} of decisive cases")
+
+
+def _pts(value: float) -> str:
+    sign = "-" if value < 0 and round(abs(value) * 100) else "+"
+    return f"{sign}{abs(value) * 100:.0f} pts"

@@ -103,6 +103,10 @@ class PairedMetric:
       one from counts.
 
     ``margin`` overrides the suite's margin for this metric; ``gate=False`` reports it only.
+    ``unmeasured`` says why the values measure nothing (a broken or position-biased judge): the
+    metric then neither fails nor passes the suite and stays out of the Holm family.
+    ``explained_by_length`` says how answer length accounts for a pairwise preference: a
+    significant preference for base then does not fail the suite (nor certify it).
     """
 
     name: str
@@ -111,6 +115,8 @@ class PairedMetric:
     head: tuple[float, ...]
     gate: bool = True
     margin: float | None = None
+    unmeasured: str | None = None
+    explained_by_length: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in DEFAULT_MARGINS:
@@ -197,6 +203,7 @@ class MetricVerdict:
     adjusted_p: float
     status: MetricStatus
     gated: bool
+    note: str | None = None  # why the metric is "unclear" whatever its bound (unmeasured, length)
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,7 @@ def decide(suites: Sequence[SuiteEvidence], confidence: float = 0.95) -> ReviewV
         for i, suite in enumerate(suites)
         if _usable(suite)
         for j, metric in enumerate(suite.metrics)
-        if metric.gate and metric.n > 0
+        if metric.gate and metric.n > 0 and metric.unmeasured is None
     ]
     adjusted = dict(zip(family, holm([bounds[i][j].p_worse for i, j in family]), strict=True))
     family_size = len(family)
@@ -300,6 +307,14 @@ def _metric_verdict(
 ) -> MetricVerdict:
     margin = _margin(metric, suite)
     status: MetricStatus
+    if metric.unmeasured is not None:
+        return MetricVerdict(metric.name, metric.kind, bound, margin, adjusted_p, "unclear", metric.gate,
+                             f"`{metric.name}` is unmeasured: {metric.unmeasured}")
+    if adjusted_p < alpha and bound.estimate < 0 and metric.explained_by_length is not None:
+        return MetricVerdict(metric.name, metric.kind, bound, margin, adjusted_p, "unclear", metric.gate,
+                             f"the judge's preference for base on `{metric.name}` is explained by answer "
+                             f"length ({metric.explained_by_length}), and length alone does not fail "
+                             "the suite")
     if adjusted_p < alpha:
         status = "worse"
     elif bound.n < MIN_CASES:
@@ -392,6 +407,9 @@ def _decide_suite(
     ]
     if not blocking:
         return verdict("pass", _pass_reason(gated, confidence))
+    noted = [v for v, _ in blocking if v.note is not None]
+    if noted:
+        return verdict("inconclusive", f"can't tell: {noted[0].note}")
     return _inconclusive(blocking, confidence, verdict)
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
+from promptreview.judge_quality import CONSISTENCY_WARNING
 from promptreview.models.types import CallStats
 from promptreview.results import CaseComparison, CaseResult, MetricResult
 from promptreview.review_result import MetricSummary, ReviewResult, SuiteResult
@@ -26,7 +27,6 @@ from promptreview.summarize import PAIRWISE, PASS_RATE
 from promptreview.verdict import MetricVerdict
 
 VERDICT_EMOJI = {"pass": "✅", "fail": "❌", "inconclusive": "🟡", "error": "🛑"}
-CONSISTENCY_WARNING = 0.70
 MINUS = "−"
 
 # How an error kind reads after "N answers ..." (see models.types.ErrorKind).
@@ -292,12 +292,35 @@ def judge_notes(suite: SuiteResult) -> list[str]:
             f"{plural(p.judged, 'judged case')} (below {CONSISTENCY_WARNING * 100:.0f}%): "
             "read which-is-better with care."
         )
+    if p.unmeasured:
+        notes.append(f"⚠️ Which-is-better is unmeasured: {p.unmeasured}. It cannot let the suite pass.")
     if p.unparseable:
-        notes.append(f"{plural(p.unparseable, 'judge verdict')} could not be parsed and counted as ties.")
+        notes.append(f"{plural(p.unparseable, 'judge verdict')} could not be read after a retry: missing "
+                     "evidence, left out of W / T / L (never counted as ties).")
+    if p.inconsistent:
+        notes.append(f"{plural(p.inconsistent, 'judged answer pair')} got opposite verdicts in the two "
+                     "orders: missing evidence, left out of W / T / L (never counted as ties).")
     if p.errors:
-        notes.append(f"{plural(p.errors, 'case')} could not be judged (the judge call failed); "
+        notes.append(f"{plural(p.errors, 'judge verdict')} could not be obtained (the judge call failed); "
                      "left out of W / T / L.")
+    notes += length_notes(suite)
     return notes
+
+
+def length_notes(suite: SuiteResult) -> list[str]:
+    """The length-controlled view, on every run where the judge decided enough cases."""
+    p = suite.pairwise
+    if p.lc_net is None or p.lc_lower is None or p.lc_upper is None:
+        return []
+    raw = (p.wins - p.losses) / max(1, p.wins + p.ties + p.losses)
+    text = (f"Length-controlled which-is-better: net benefit {signed(p.lc_net, 'binary')} (95% interval "
+            f"{signed(p.lc_lower, 'binary')} to {signed(p.lc_upper, 'binary')}) against "
+            f"{signed(raw, 'binary')} raw")
+    if p.length_explained:
+        share = f"{(p.longer_share or 0) * 100:.0f}%"
+        return [f"📏 {text}. Answer length explains the judge's preference (it favoured the longer answer "
+                f"in {share} of decisive cases), so that preference alone does not fail the suite."]
+    return [text + "."]
 
 
 def error_notes(suite: SuiteResult) -> list[str]:
