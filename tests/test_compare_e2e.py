@@ -611,7 +611,8 @@ def test_position_biased_judge_is_missing_evidence_and_unmeasured(h: Harness, tm
     assert run.code == 3
     s = suite(h.review(repo), "greet")
     p = s.pairwise
-    assert (p.wins, p.ties, p.losses, p.judged, p.missing) == (0, 0, 0, len(PEOPLE), len(PEOPLE))
+    assert (p.wins, p.ties, p.losses, p.judged) == (0, 0, 0, len(PEOPLE))
+    assert p.missing == len(PEOPLE)
     assert p.consistency == 0.0 and p.inconsistent == len(PEOPLE) and p.unmeasured
     for c in s.cases:
         (pr,) = c.pairwise
@@ -628,12 +629,13 @@ def _prose_when_base_first(base_marker: str) -> JudgePolicy:
     ("policy", "judge_calls"),
     [
         pytest.param(prose, 2 * 2 * len(PEOPLE), id="always-unreadable"),
-        # One order unreadable (asked twice), the other a clean "head wins": still only a tie.
+        # One order unreadable (asked twice), the other a clean "head wins": still missing.
         pytest.param(_prose_when_base_first("welcome to Acme"), 3 * len(PEOPLE), id="one-order-unreadable"),
     ],
 )
-def test_unparseable_judge_verdict_is_retried_once_then_missing(h: Harness, tmp_path: Path, policy: JudgePolicy,
-                                                              judge_calls: int) -> None:
+def test_unparseable_judge_verdict_is_retried_once_then_missing(h: Harness, tmp_path: Path,
+                                                                policy: JudgePolicy,
+                                                                judge_calls: int) -> None:
     h.server.responder = FakeModel(judge=policy)
     repo = make_repo(tmp_path, {"prompts/greet.txt": HEAD_HI_NAME})
 
@@ -648,7 +650,8 @@ def test_unparseable_judge_verdict_is_retried_once_then_missing(h: Harness, tmp_
     assert run.code == 3 and "is unmeasured" in run.out  # never a pass built on ties
     s = suite(h.review(repo), "greet")
     p = s.pairwise
-    assert (p.wins, p.ties, p.losses, p.unparseable, p.missing) == (0, 0, 0, len(PEOPLE), len(PEOPLE))
+    assert (p.wins, p.ties, p.losses) == (0, 0, 0)
+    assert p.unparseable == p.missing == len(PEOPLE)
     for c in s.cases:
         (pr,) = c.pairwise
         assert pr.missing and pr.unparseable and c.pairwise_score is None

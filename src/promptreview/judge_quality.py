@@ -21,10 +21,12 @@ def unmeasured_reason(
 ) -> str | None:
     """Why the which-is-better metric measures nothing, or None when it does.
 
-    ``cases``: cases compared (identical answers included); ``readable``: judged cases with two readable verdicts in at least one sample; ``missing``:
-    cases with no usable verdict; the other counts are per sample, for the sentence.
+    ``cases``: cases compared (identical answers included); ``readable``: judged cases with two
+    readable verdicts in at least one sample; ``missing``: cases with no usable verdict; the other
+    counts are per sample, for the sentence.
     """
-    if readable >= MIN_FOR_CONSISTENCY and consistency is not None and consistency < CONSISTENCY_WARNING:
+    low = consistency is not None and consistency < CONSISTENCY_WARNING
+    if readable >= MIN_FOR_CONSISTENCY and low:
         return (f"the judge gave the same verdict in both answer orders for only {consistency * 100:.0f}% "
                 f"of {readable} judged cases (below {CONSISTENCY_WARNING * 100:.0f}%), so its verdicts "
                 "follow the position, not the answers")

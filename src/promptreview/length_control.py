@@ -13,10 +13,12 @@ same scale as the raw which-is-better metric). Ties count as half a preference, 
 One review has one pair of prompts, so when every head answer is shorter (or longer) the data
 cannot tell quality from length; the fit is regularised (a weak normal prior on both
 coefficients, i.e. a MAP estimate with a Laplace interval) so that such a confounded run gives a
-wide interval around ``theta`` instead of a confident number. The verdict reads
-:attr:`LengthControl.explains_preference`: the raw preference is not significant once length is
-controlled, the judge favours longer answers, and the favoured side's answers were the longer
-ones. Then the preference alone does not fail the suite (it cannot let it pass either).
+wide interval around ``theta`` instead of a confident number; and when fewer than a fifth of the
+cases have a favoured side whose answer is not clearly longer, the fit would only extrapolate, so
+the run is called *confounded*. The verdict reads :attr:`LengthControl.explains_preference`: the
+favoured side's answers were the longer ones in most decisive cases, and either the run is
+confounded or the preference is not significant once length is controlled (with the judge
+favouring longer answers). Then the preference alone does not fail the suite (nor passes it).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ _PRIOR_SD_PHI = 3.0
 _Z = 1.959964  # two-sided 95%
 MIN_JUDGED = 8  # fewer decisive-or-tied judged cases than this: nothing is fitted
 LONGER_SHARE = 2 / 3  # "the favoured side's answers were the longer ones" in at least this share
+CLEARLY_LONGER = 0.15  # log length ratio above which one answer is "clearly longer" (about 16%)
+MIN_COUNTER_SHARE = 0.2  # fewer counter-examples to "favoured = longer" than this: confounded
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,23 @@ class LengthControl:
     lc_upper: float
     slope: float  # phi: > 0 means the judge favours the longer answer
     longer_share: float | None  # share of decisive cases won by the longer answer
+    counter_share: float  # share of cases where the favoured side's answer was not clearly longer
+
+    @property
+    def confounded(self) -> bool:
+        """Too few cases where the favoured side was not also the longer one to tell the two apart:
+        the fit would extrapolate to equal length, so its interval is not trusted."""
+        return self.counter_share < MIN_COUNTER_SHARE
 
     @property
     def explains_preference(self) -> bool:
         """Whether answer length alone can account for the judge's preference."""
-        if self.raw_net == 0 or self.longer_share is None:
+        if self.raw_net == 0 or self.longer_share is None or self.longer_share < LONGER_SHARE:
             return False
+        if self.confounded:
+            return True
         still_significant = self.lc_lower > 0 if self.raw_net > 0 else self.lc_upper < 0
-        return not still_significant and self.slope > 0 and self.longer_share >= LONGER_SHARE
+        return not still_significant and self.slope > 0
 
 
 def length_control(outcomes: Sequence[float], base_lengths: Sequence[int],
@@ -66,20 +79,25 @@ def length_control(outcomes: Sequence[float], base_lengths: Sequence[int],
     n = len(outcomes)
     if n < MIN_JUDGED:
         return None
-    xs = [math.tanh(math.log((h + 1) / (b + 1))) for b, h in zip(base_lengths, head_lengths, strict=True)]
+    ratios = [math.log((h + 1) / (b + 1)) for b, h in zip(base_lengths, head_lengths, strict=True)]
+    xs = [math.tanh(r) for r in ratios]
     ys = [(o + 1) / 2 for o in outcomes]
     theta, phi, cov = _fit(xs, ys)
     se = math.sqrt(max(cov[0][0], 0.0))
     decisive = [(x, o) for x, o in zip(xs, outcomes, strict=True) if o != 0 and x != 0]
     longer = sum(1 for x, o in decisive if (x > 0) == (o > 0))
+    raw = sum(outcomes) / n
+    favoured = 1.0 if raw >= 0 else -1.0  # +1: head's side; ratios are log(head / base)
+    counter = sum(1 for r in ratios if favoured * r <= CLEARLY_LONGER)
     return LengthControl(
         n=n,
-        raw_net=sum(outcomes) / n,
+        raw_net=raw,
         lc_net=_net(theta),
         lc_lower=_net(theta - _Z * se),
         lc_upper=_net(theta + _Z * se),
         slope=phi,
         longer_share=longer / len(decisive) if decisive else None,
+        counter_share=counter / n,
     )
 
 
