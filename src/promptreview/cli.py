@@ -8,7 +8,6 @@ an exit code, never a traceback (set PROMPTREVIEW_DEBUG=1 to see one).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -246,7 +245,12 @@ def _emit(result: object, args: argparse.Namespace, mode: str) -> int:
     from promptreview import report
 
     if getattr(args, "json", None):
-        _write(args.json, json.dumps(report.to_json(result), ensure_ascii=False, indent=2))  # type: ignore[arg-type]
+        from promptreview.report.jsonio import write_json
+
+        target = Path(args.json)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8") as fh:
+            write_json(result, fh)  # type: ignore[arg-type]
     if getattr(args, "markdown", None):
         _write(args.markdown, report.render_comment(result))  # type: ignore[arg-type]
     if getattr(args, "html", None):

@@ -216,7 +216,7 @@ async def _evaluate(
     runnable = [p for p in prepared if p.error is None and p.plan.status != "removed"]
     slots = plan_calls(runnable)
     async with open_client(defaults, options, repo_root=str(head.repo)) as client:
-        hits = client.cached_count([s.request for s in slots if s.request is not None])
+        hits = client.prefetch([s.request for s in slots if s.request is not None])
         planned = _planned_calls(runnable, slots)
         budget = options.max_calls or defaults.max_calls
         if budget is not None and planned - hits > budget:
@@ -242,7 +242,7 @@ async def _evaluate(
                 expected = planned - len(slots)
                 progress("judging", judged, max(expected, judged))
 
-        answers = await run_calls(slots, runnable, client.complete, tick)
+        answers = await run_calls(slots, runnable, client.complete, tick, client.take_cached)
         llm = _CountingJudge(client, tick_judge)
         outcomes = await asyncio.gather(*(_evaluate_suite(p, answers, llm, base, single) for p in prepared))
         suites = [o[0] for o in outcomes]
@@ -386,8 +386,9 @@ async def _compare(
             case.label,
         )
 
-    out = list(await asyncio.gather(*(one(ci) for ci in range(len(p.cases)))))
-    return out
+    if base_results and head_results and suite.compare:
+        return list(await asyncio.gather(*(one(ci) for ci in range(len(p.cases)))))
+    return [await one(ci) for ci in range(len(p.cases))]  # no judge calls: no task per case
 
 
 def _unevaluated_suite(p: PreparedSuite) -> SuiteResult:

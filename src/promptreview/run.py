@@ -50,8 +50,13 @@ async def run_calls(
     suites: Sequence[PreparedSuite],
     complete: Callable[..., Awaitable[Completion]],
     progress: Progress | None = None,
+    cached: Callable[..., Completion | None] | None = None,
 ) -> dict[tuple[str, str], list[list[Answer]]]:
-    """Answers per (suite, version): a list per case of its samples' answers, in order."""
+    """Answers per (suite, version): a list per case of its samples' answers, in order.
+
+    ``cached(request, tag=...)`` answers from the cache without a call (a cached re-run then
+    creates no task per call); everything else goes through ``complete``.
+    """
     by_name = {s.name: s for s in suites}
     out: dict[tuple[str, str], list[list[Answer]]] = {}
     for s in suites:
@@ -62,9 +67,7 @@ async def run_calls(
         version = _version(by_name[slot.suite], slot.version)
         pc = version.cases[slot.case_index]
         if slot.request is None:
-            answer = Answer(
-                pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="render"
-            )
+            answer = Answer(pc.case.id, slot.sample, error=f"template error: {pc.error}", error_kind="render")
         else:
             completion = await complete(slot.request, tag=slot.version)
             answer = _answer(pc.case.id, slot, completion, version)
@@ -72,7 +75,19 @@ async def run_calls(
             progress(1)
         return slot, answer
 
-    results = await asyncio.gather(*(one(s) for s in slots))
+    results: list[tuple[CallSlot, Answer]] = []
+    pending = []
+    for slot in slots:
+        hit = cached(slot.request, tag=slot.version) if cached is not None and slot.request else None
+        if hit is None:
+            pending.append(one(slot))
+            continue
+        version = _version(by_name[slot.suite], slot.version)
+        results.append((slot, _answer(version.cases[slot.case_index].case.id, slot, hit, version)))
+        if progress:
+            progress(1)
+    if pending:
+        results.extend(await asyncio.gather(*pending))
     for slot, answer in results:
         out[(slot.suite, slot.version)][slot.case_index].append(answer)
     for answers in out.values():

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from promptreview.errors import ConfigError
 from promptreview.materialize import PreparedCase, PreparedSuite, PreparedVersion
 from promptreview.metrics import registry
 from promptreview.metrics.context import LLM, MetricContext
@@ -42,8 +43,24 @@ async def score_suite(
             )
             for ci, pc in enumerate(version.cases)
         ]
-        out[version.name] = tuple(await asyncio.gather(*tasks))
+        if _calls_model(suite.metrics) or any(_calls_model(pc.case.metrics) for pc in version.cases):
+            out[version.name] = tuple(await asyncio.gather(*tasks))
+        else:
+            # Nothing here waits on the network: awaiting in turn costs no task per case.
+            out[version.name] = tuple([await t for t in tasks])
     return out
+
+
+def _calls_model(specs: Sequence[MetricSpec]) -> bool:
+    """Whether any of ``specs`` waits on the model (judge or embeddings); unknown kinds count as yes."""
+    for spec in specs:
+        try:
+            d = registry.get(spec.kind)
+        except ConfigError:
+            return True
+        if d.needs_llm or d.needs_embeddings:
+            return True
+    return False
 
 
 async def _score_case(
@@ -57,6 +74,7 @@ async def _score_case(
     delimiter: str,
 ) -> CaseResult:
     specs = (*suite.metrics, *pc.case.metrics)
+    model_metrics = _calls_model(specs)
     results = []
     for answer in samples:
         base_text = None
@@ -66,13 +84,13 @@ async def _score_case(
         if not answer.ok:
             results.append(SampleResult(answer))
             continue
-        scored = await asyncio.gather(
-            *(
-                _score_metric(suite, pc, spec, answer, base_text, llm, read_base_file, delimiter)
-                for spec in specs
-            )
-        )
-        results.append(SampleResult(answer, tuple(scored)))
+        jobs = [
+            _score_metric(suite, pc, spec, answer, base_text, llm, read_base_file, delimiter)
+            for spec in specs
+        ]
+        # Awaiting in turn costs no task per metric when none of them waits on the model.
+        scored = tuple(await asyncio.gather(*jobs)) if model_metrics else tuple([await j for j in jobs])
+        results.append(SampleResult(answer, scored))
     return CaseResult(pc.case.id, tuple(results))
 
 

@@ -127,7 +127,10 @@ async def score_one(ctx: MetricContext) -> MetricResult:
         return _error_result(ctx, definition.kind, f"{type(err).__name__}: {err}")
     if result.error is None and not (math.isfinite(result.score) and 0.0 <= result.score <= 1.0):
         return _error_result(ctx, definition.kind, f"metric produced a score outside [0, 1]: {result.score}")
-    return dataclasses.replace(result, metric=ctx.spec.name, kind=definition.kind, gate=ctx.spec.gate)
+    spec = ctx.spec
+    if result.metric == spec.name and result.kind == definition.kind and result.gate == spec.gate:
+        return result
+    return dataclasses.replace(result, metric=spec.name, kind=definition.kind, gate=spec.gate)
 
 
 def _error_result(ctx: MetricContext, kind: MetricValueKind, error: str) -> MetricResult:

@@ -250,6 +250,10 @@ class ModelClient:
         self._next_slot = 0.0
         self._pace_lock = asyncio.Lock()
         self.max_cost_usd = max_cost_usd
+        # prefetch(): cached answers not handed out yet, and keys known to be missing (no second
+        # lookup for those unless this run has since stored them).
+        self._prefetched: dict[str, Completion] = {}
+        self._known_missing: set[str] = set()
 
     # ---- public API
 
@@ -281,7 +285,9 @@ class ModelClient:
     ) -> Completion:
         cache = self.cache
         if lookup and cache is not None and cache.enabled:
-            hit = cache.get(key)
+            hit = self._prefetched.pop(key, None)
+            if hit is None and key not in self._known_missing:
+                hit = cache.get(key)
             if hit is not None:
                 return self._account(req, hit, tag)
         pending = self._inflight.get(key)
@@ -309,6 +315,7 @@ class ModelClient:
         future.set_result(result)
         if cache is not None and result.ok:
             cache.put(key, result)
+            self._known_missing.discard(key)
         return self._account(req, result, tag)
 
     async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
@@ -366,6 +373,28 @@ class ModelClient:
         if self.cache is None or not self.cache.enabled:
             return set()
         return self.cache.has_many(r.cache_key() for r in reqs)
+
+    def prefetch(self, reqs: Sequence[ChatRequest]) -> int:
+        """Look ``reqs`` up in the cache in one batch and keep the hits for the calls to come.
+
+        Returns how many of ``reqs`` the cache answers (the plan's "minus cache hits"). Later,
+        :meth:`take_cached` hands a hit out without a task or a query, and :meth:`complete` skips
+        the lookup for keys this found missing.
+        """
+        if self.cache is None or not self.cache.enabled:
+            return 0
+        keys = [r.cache_key() for r in reqs]
+        hits = self.cache.get_many(keys)
+        self._prefetched.update(hits)
+        self._known_missing.update(k for k in keys if k not in hits)
+        return sum(1 for k in keys if k in hits)
+
+    def take_cached(self, req: ChatRequest, *, tag: str | None = None) -> Completion | None:
+        """The prefetched cached answer to ``req`` (accounted like a call), or None."""
+        if not self._prefetched:
+            return None
+        hit = self._prefetched.pop(req.cache_key(), None)
+        return None if hit is None else self._account(req, hit, tag)
 
     def cached_count(self, reqs: Sequence[ChatRequest]) -> int:
         """How many of ``reqs`` the cache would answer: the plan's "minus cache hits"."""

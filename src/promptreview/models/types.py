@@ -59,7 +59,13 @@ class ChatRequest:
         return {k: _thaw(v) for k, v in self.params}
 
     def cache_key(self) -> str:
-        """Content address of the call: same model, parameters, messages and sample index."""
+        """Content address of the call: same model, parameters, messages and sample index.
+
+        Computed once per request (the plan's cache count and the call itself both ask).
+        """
+        known = self.__dict__.get("_cache_key")
+        if known is not None:
+            return known  # type: ignore[no-any-return]
         payload = {
             "model": self.model,
             "messages": [[m.role, m.content] for m in self.messages],
@@ -67,7 +73,9 @@ class ChatRequest:
             "sample": self.sample,
         }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        key = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        object.__setattr__(self, "_cache_key", key)  # not a field: equality and repr ignore it
+        return key
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ import functools
 import json
 import math
 import types
+from collections.abc import Iterator
 from importlib import resources
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TextIO, Union, get_args, get_origin, get_type_hints
 
 from promptreview.review_result import ReviewResult
 
@@ -26,10 +27,12 @@ __all__ = [
     "ReportFormatError",
     "dumps",
     "from_json",
+    "iter_json",
     "loads",
     "report_schema",
     "to_json",
     "validate_report",
+    "write_json",
 ]
 
 SCHEMA_VERSION = 1
@@ -61,7 +64,71 @@ def from_json(data: dict[str, Any], *, validate: bool = True) -> ReviewResult:
 
 
 def dumps(result: ReviewResult, *, indent: int | None = 2) -> str:
-    return json.dumps(to_json(result), ensure_ascii=False, indent=indent, allow_nan=False)
+    if indent is None:
+        return json.dumps(to_json(result), ensure_ascii=False, allow_nan=False)
+    return "".join(iter_json(result))
+
+
+def write_json(result: ReviewResult, fh: TextIO) -> None:
+    """Write the report to ``fh`` a case at a time (never the whole text in memory at once)."""
+    for chunk in iter_json(result):
+        fh.write(chunk)
+
+
+def iter_json(result: ReviewResult) -> Iterator[str]:
+    """The text of :func:`dumps` in pieces: the review is indented, each case is one line.
+
+    Why: Python's JSON encoder is only fast (C) without ``indent``, and indenting 10,000 cases cost
+    seconds. Cases, the bulk, are encoded one at a time, compactly, one per line, so the file is
+    still readable and diffable, and the whole report never exists as one string or one dict.
+    """
+    frame_dict: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+    for name in _field_names(type(result)) or ():
+        if name != "suites":
+            frame_dict[name] = _encode(getattr(result, name))
+            continue
+        suites = []
+        for i, suite in enumerate(result.suites):
+            names = _field_names(type(suite)) or ()
+            encoded = {n: f"{_HOLE}{i}" if n == "cases" else _encode(getattr(suite, n)) for n in names}
+            suites.append(encoded)
+        frame_dict[name] = suites
+    frame = json.dumps(frame_dict, ensure_ascii=False, indent=2, allow_nan=False)
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    # The C encoder walks a case itself, asking _shallow only for each dataclass's fields; a case
+    # holding a non-finite float (rare: JSON cannot say it) goes through _encode instead.
+    encode_fast = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_shallow).encode
+    for i, suite in enumerate(result.suites):
+        hole = json.dumps(f"{_HOLE}{i}")
+        at = frame.index(hole)
+        line = frame[frame.rindex("\n", 0, at) + 1 : at]
+        pad = " " * (len(line) - len(line.lstrip(" ")))
+        yield frame[:at]
+        frame = frame[at + len(hole) :]
+        if not suite.cases:
+            yield "[]"
+            continue
+        sep = "[\n"
+        for case in suite.cases:
+            try:
+                text = encode_fast(case)
+            except ValueError:
+                text = encode(_encode(case))
+            yield sep + pad + "  " + text
+            sep = ",\n"
+        yield "\n" + pad + "]"
+    yield frame
+
+
+def _shallow(value: Any) -> dict[str, Any]:
+    names = _field_names(type(value))
+    if names is None:
+        raise TypeError(f"cannot write {type(value).__name__} values to a report")
+    return {name: getattr(value, name) for name in names}
+
+
+# A placeholder for a suite's cases in the indented frame; no real string field can contain it.
+_HOLE = "\x00promptreview-cases-"
 
 
 def loads(text: str) -> ReviewResult:
@@ -90,8 +157,18 @@ def validate_report(data: dict[str, Any]) -> None:
 
 
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """JSON-ready form of a result value; dispatches on the exact type first (the common cases),
+    with each dataclass's field names looked up once per class, not once per value."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    names = _field_names(kind)
+    if names is not None:
+        return {name: _encode(getattr(value, name)) for name in names}
     if isinstance(value, tuple | list):
         return [_encode(v) for v in value]
     if isinstance(value, dict):
@@ -99,6 +176,13 @@ def _encode(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    if dataclasses.is_dataclass(kind):
+        return tuple(f.name for f in dataclasses.fields(kind))
+    return None
 
 
 # --- decoding -----------------------------------------------------------------------------------
@@ -190,4 +274,3 @@ def _expect(data: Any, kind: type, path: str) -> None:
 def _hints(tp: type) -> dict[str, Any]:
     """Resolved field types; the modules use postponed annotations, so they are strings until now."""
     return get_type_hints(tp)
-
