@@ -15,7 +15,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*
 
-COPY pyproject.toml README.md /opt/promptreview/
+COPY pyproject.toml README.md LICENSE /opt/promptreview/
 COPY src /opt/promptreview/src
 RUN pip install --no-cache-dir /opt/promptreview \
     && rm -rf /opt/promptreview
