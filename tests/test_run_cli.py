@@ -289,8 +289,13 @@ def test_missing_cases_file_is_a_named_suite_error_and_other_suites_run(h: Harne
 
     run = h.run(repo.path, "--json", str(tmp_path / "run.json"))
 
-    assert run.code == 3, run.out + run.err  # one suite could not be evaluated: neutral, not a pass
+    # One suite's configuration is broken: a configuration error (2), not "inconclusive" (3).
+    assert run.code == 2, run.out + run.err
     assert "evals/missing.yaml" in run.out
+    # Reported at the suite's `cases:` line (line 15 of the config), where the fix goes.
+    assert ("promptreview: error: promptreview.yml:15 (suites.orphan.cases): cases file "
+            "evals/missing.yaml not found\n") in run.err
+    assert "either side" not in run.out + run.err
     assert h.server.count() == 4  # greet still ran
     suites = json_suites(load_json(tmp_path / "run.json"))
     assert "evals/missing.yaml" in suites["orphan"]["error"]
@@ -380,7 +385,9 @@ def test_wild_negative_fixtures_give_clear_errors_naming_the_file(h: Harness, tm
         assert name in check.err, check.err
 
     run = h.run(repo.path, "--json", str(tmp_path / "run.json"))
-    assert run.code in (1, 3), run.out + run.err
+    assert run.code == 2, run.out + run.err  # broken prompt files are configuration errors
+    for name in bad_names:
+        assert f"promptreview: error: {name}:" in run.err
     suites = json_suites(load_json(tmp_path / "run.json"))
     for name in bad_names:
         assert suites[name]["error"] and name in suites[name]["error"], suites[name]["error"]

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Review prompt changes like code: run eval suites on base and head, judge which "
         "answers are better, and decide pass / fail / inconclusive.",
     )
+    from promptreview import __version__
+
+    p.add_argument("--version", action="version", version=f"promptreview {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the suites of one revision and print a summary")
@@ -259,7 +262,33 @@ def _emit(result: object, args: argparse.Namespace, mode: str) -> int:
         print(report.render_comment(result))  # type: ignore[arg-type]
     else:
         print(report.render_terminal(result, color=_color(args)))  # type: ignore[arg-type]
+    broken = [s.error for s in result.suites if s.error]  # type: ignore[attr-defined]
+    endpoint = _endpoint_failures(result)
+    for line in (*broken, *endpoint.values()):
+        print(f"promptreview: error: {line}", file=sys.stderr)
+    if broken or "auth" in endpoint:
+        # The report covers what could run, but the configuration needs fixing first: that is
+        # exit 2 (like every configuration error), never 3 (inconclusive) or a pass.
+        return EXIT_USAGE
     return exit_code(result.verdict.conclusion, result.verdict.verdict)  # type: ignore[attr-defined]
+
+
+# Endpoint failures that say nothing about the prompt but everything about the setup: each is
+# named once on stderr with the endpoint's URL and its own message.
+_ENDPOINT_KINDS = ("auth", "quota", "connection")
+
+
+def _endpoint_failures(result: object) -> dict[str, str]:
+    """The first answer error of each endpoint-level kind in the review, by kind."""
+    found: dict[str, str] = {}
+    for suite in result.suites:  # type: ignore[attr-defined]
+        for case in suite.cases:
+            for side in (case.base, case.head):
+                for sample in side.samples if side else ():
+                    kind = sample.answer.error_kind
+                    if kind in _ENDPOINT_KINDS and kind not in found:
+                        found[kind] = sample.answer.error or kind
+    return found
 
 
 def exit_code(conclusion: str, verdict: str) -> int:

@@ -233,6 +233,7 @@ def _parse_suite(
         compare=compare_enabled,
         gate=gate,
         location=Location(path, line, field),
+        cases_location=Location(path, line_of(body, "cases") or line, f"{field}.cases") if cases else None,
     )
 
 

@@ -91,7 +91,7 @@ def _prepare(
             "this change edits the prompt file's evaluators; the base version's evaluators were used"
         )
     if not cases:
-        raise ConfigError("the suite has no cases to run", Location(suite.cases or suite.prompt))
+        raise no_cases_error(suite.cases, suite.prompt)
     all_metrics = {m.name: m for m in metrics}
     prepared: dict[str, PreparedVersion] = {}
     for name, rev, prompt in (("base", base, base_prompt), ("head", head, head_prompt)):
@@ -104,6 +104,13 @@ def _prepare(
         rendered = _render_cases(prompt, cases, all_metrics, renderers[name])
         prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
     return PreparedSuite(plan, cases, metrics, prepared.get("base"), prepared.get("head"), tuple(notes))
+
+
+def no_cases_error(cases_path: str | None, prompt_path: str) -> ConfigError:
+    """A suite with nothing to run, said where the fix goes (``validate`` says the same)."""
+    if cases_path:
+        return ConfigError("the cases file has no cases (empty, or an empty list)", Location(cases_path, 1))
+    return ConfigError("the prompt file has no testData, so the suite has no cases", Location(prompt_path))
 
 
 # Health signals every suite reports (never gated unless configured with `gate: true`): they cost
@@ -144,7 +151,10 @@ def _choose_cases(
         head_cases = _read_cases(head, suite.cases)
         base_cases = _read_cases(base, suite.cases) if plan.base_prompt else None
         if head_cases is None and base_cases is None:
-            raise ConfigError("cases file not found on either side", Location(suite.cases))
+            where = "" if plan.status == "single" else " at base or head"
+            raise ConfigError(
+                f"cases file {suite.cases} not found{where}", suite.cases_location or Location(suite.cases)
+            )
     else:
         head_cases = head_prompt.cases if head_prompt else None
         base_cases = base_prompt.cases if base_prompt else None

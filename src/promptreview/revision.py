@@ -23,6 +23,10 @@ class GitError(PromptReviewError):
     """git refused (unknown revision, not a repository...); the message says what to fix."""
 
 
+class NotARepository(GitError):
+    """The directory is not inside a git repository at all."""
+
+
 def git(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     """Run git with the repository marked safe (Actions containers run as another user)."""
     cmd = ["git", "-c", f"safe.directory={repo}", "-c", "core.quotepath=off", "-C", str(repo), *args]
@@ -32,6 +36,11 @@ def git(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
         raise GitError("git is not installed; promptreview reads revisions with git") from exc
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        if any("not a git repository" in line for line in msg):
+            raise NotARepository(
+                f"{repo} is not in a git repository: promptreview reads prompts, cases and config "
+                "from git revisions (run it inside a clone, or `git init` and commit the files first)"
+            )
         raise GitError(
             f"git {' '.join(args[:2])} failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}"
         )
@@ -76,6 +85,8 @@ class Revision:
             return cls(repo, WORKTREE, label or "working tree")
         try:
             sha = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        except NotARepository:
+            raise
         except GitError:
             side = f"{label} " if label else ""
             msg = f"unknown {side}revision {rev!r} in {repo} (is it fetched? try `git fetch`)"

@@ -105,6 +105,7 @@ class SuiteSpec:
     gate: GateSpec = field(default_factory=GateSpec)
     location: Location | None = None
     implicit: bool = False  # made from a bare *.prompt.yml with no promptreview.yml entry
+    cases_location: Location | None = None  # the `cases:` line: where a missing cases file is reported
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,8 @@ class ModelClient:
         self._default_headers = dict(default_headers or {})
         self._deadline = time.monotonic() + deadline_s if deadline_s is not None else float("inf")
         self._sem = asyncio.Semaphore(self.concurrency)
+        self._first_started = False
+        self._first_done = asyncio.Event()
         self._sdk: _Sdk | None = None
         self._fatal_all: _Failure | None = None
         self._fatal_model: dict[str, _Failure] = {}
@@ -513,7 +515,33 @@ class ModelClient:
         )
 
     async def _send(self, path: str, payload: bytes, model: str) -> tuple[Any, _Failure | None, float, int]:
-        """POST with retries. Returns (parsed JSON body, failure, latency of last attempt, attempts)."""
+        """POST with retries. Returns (parsed JSON body, failure, latency of last attempt, attempts).
+
+        The first request of the run goes out alone: a wrong key or a dead endpoint then costs one
+        request, not ``concurrency`` of them. After a 401 nothing else is sent; nor when that first
+        request could not connect even after its retries (the endpoint is down or the URL wrong).
+        Later connection failures are retried per call, as blips.
+        """
+        probe = False
+        if not self._first_done.is_set():
+            if self._first_started:
+                await self._first_done.wait()
+            else:
+                self._first_started = probe = True
+        try:
+            sent = await self._send_with_retries(path, payload, model)
+            failure = sent[1]
+            if probe and failure is not None and failure.kind == "connection":
+                failure.message += ". Remaining calls were not sent."
+                self._fatal_all = self._fatal_all or failure
+            return sent
+        finally:
+            if probe:
+                self._first_done.set()
+
+    async def _send_with_retries(
+        self, path: str, payload: bytes, model: str
+    ) -> tuple[Any, _Failure | None, float, int]:
         sdk = self._sdk
         if sdk is None:
             sdk = self._sdk = self._load_sdk()
@@ -663,15 +691,16 @@ class ModelClient:
         if status in (401, 403):
             if gh:
                 msg = (
-                    f"GitHub Models refused the token (HTTP {status}). In a workflow, grant the job "
+                    f"GitHub Models ({where}) refused the token (HTTP {status}{detail}). In a workflow, "
+                    "grant the job "
                     "`permissions: models: read`; elsewhere use a token with the models:read permission. "
                     "Or set api-key/base-url to use another provider. Remaining calls were not sent."
                 )
             else:
                 what = "refused the API key" if status == 401 else "denied access"
                 msg = (
-                    f"the endpoint {where} {what} (HTTP {status}{', ' + code if code else ''}): check the "
-                    "api-key input / OPENAI_API_KEY and base-url. Remaining calls were not sent."
+                    f"the endpoint {where} {what} (HTTP {status}{', ' + code if code else ''}{detail}): "
+                    "check the api-key input / OPENAI_API_KEY and base-url. Remaining calls were not sent."
                 )
             return _Failure("auth", msg, scope="all", status=status)
         if status == 429:

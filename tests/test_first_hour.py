@@ -1,0 +1,177 @@
+"""A new user's first hour (issue 8), end to end through the real CLI.
+
+Each test is an everyday mistake or first step, and asserts what the user sees: the exit code
+(0 pass, 1 fail, 2 configuration error, 3 inconclusive) and the one line that says what to fix.
+Real git repositories in ``tmp_path``, the real entry point, the loopback OpenAI-compatible
+server over HTTP; the fake model answers with the text after ``ANSWER WITH:`` in the prompt.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli_harness import CliRun, run_cli
+from promptreview import __version__
+from repo_builder import RepoBuilder
+from servers.openai_server import OpenAIServer, Reply
+
+pytestmark = pytest.mark.usefixtures("cli_env")
+
+
+def answer_as_instructed(body: dict[str, Any]) -> Reply | str | None:
+    users = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
+    prompt = users[-1] if users else ""
+    if "ANSWER WITH:" in prompt:
+        return prompt.split("ANSWER WITH:", 1)[1].strip()
+    return None
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer(responder=answer_as_instructed) as srv:
+        yield srv
+
+
+@dataclass
+class User:
+    tmp_path: Path
+    server: OpenAIServer
+    capsys: pytest.CaptureFixture[str]
+
+    def cli(self, *argv: str) -> CliRun:
+        return run_cli(self.capsys, *argv)
+
+    def _model_args(self, base_url: str | None = None) -> tuple[str, ...]:
+        return ("--base-url", base_url or self.server.base_url, "--cache", str(self.tmp_path / "c.sqlite"),
+                "--color", "never", "--timeout", "10", "--deadline", "60")
+
+    def run(self, repo: Path, *extra: str, base_url: str | None = None) -> CliRun:
+        return self.cli("run", "--repo", str(repo), *self._model_args(base_url), *extra)
+
+    def compare(self, repo: Path, base: str, *extra: str) -> CliRun:
+        return self.cli("compare", "--repo", str(repo), "--base", base, *self._model_args(), *extra)
+
+
+@pytest.fixture
+def user(tmp_path: Path, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> User:
+    return User(tmp_path, server, capsys)
+
+
+CONFIG = """version: 1
+defaults:
+  model: test/answerer
+  judge: test/judge
+suites:
+  greet:
+    prompt: prompts/greet.txt
+    cases: evals/people.yaml
+    metrics:
+      - contains: "{{ vars.name }}"
+"""
+CASES = "".join(f"- id: p{i}\n  vars: {{name: Person{i}}}\n" for i in range(6))
+GREET = "Greet {{ name }}.\nANSWER WITH: Hello {{ name }}!\n"
+
+
+def repo_with(tmp_path: Path, **files: str | None) -> RepoBuilder:
+    content: dict[str, str | bytes | None] = {
+        "promptreview.yml": CONFIG, "prompts/greet.txt": GREET, "evals/people.yaml": CASES}
+    content.update({k.replace("__", "/").replace("_dot_", "."): v for k, v in files.items()})
+    builder = RepoBuilder.init(tmp_path / "repo")
+    builder.commit(content, message="prompts")
+    return builder
+
+
+# --------------------------------------------------------------------------------------------
+# 8.4 Exit codes and messages
+
+
+@pytest.mark.parametrize("content", ["", "[]\n"], ids=["0-bytes", "empty-list"])
+def test_empty_cases_file_is_a_configuration_error_under_run_and_compare(user: User, tmp_path: Path,
+                                                                         content: str) -> None:
+    repo = repo_with(tmp_path)
+    broken = repo.commit({"evals/people.yaml": content, "prompts/greet.txt": GREET + "Be brief.\n"})
+
+    for run in (user.run(repo.path), user.compare(repo.path, "HEAD~1")):
+        assert run.code == 2, run.out + run.err
+        assert "promptreview: error: evals/people.yaml:1: the cases file has no cases" in run.err
+    assert broken and user.server.count() == 0
+
+
+def test_invalid_cases_file_exits_2_under_compare_naming_the_line(user: User, tmp_path: Path) -> None:
+    repo = repo_with(tmp_path)
+    repo.commit({"evals/people.yaml": CASES + "- id: [unclosed\n"})
+
+    run = user.compare(repo.path, "HEAD~1")
+
+    assert run.code == 2, run.out + run.err
+    assert "promptreview: error: evals/people.yaml:14: invalid YAML" in run.err
+    assert user.server.count() == 0
+
+
+def test_missing_cases_file_is_reported_at_the_cases_line(user: User, tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, evals__people_dot_yaml=None)
+    repo.commit({"prompts/greet.txt": GREET + "Be brief.\n"})
+
+    run = user.run(repo.path)
+    assert run.code == 2, run.out + run.err
+    assert ("promptreview: error: promptreview.yml:8 (suites.greet.cases): "
+            "cases file evals/people.yaml not found\n") in run.err
+    assert "either side" not in run.out + run.err  # one revision has no sides
+
+    compared = user.compare(repo.path, "HEAD~1")
+    assert compared.code == 2, compared.out + compared.err
+    assert "promptreview.yml:8 (suites.greet.cases): cases file evals/people.yaml not found at base or head" \
+        in compared.err
+
+
+def test_outside_a_git_repository_run_and_compare_say_so_in_one_line(user: User, tmp_path: Path) -> None:
+    plain = tmp_path / "not-a-repo"
+    plain.mkdir()
+    (plain / "promptreview.yml").write_text(CONFIG)
+
+    for run in (user.run(plain), user.compare(plain, "main")):
+        assert run.code == 2
+        assert run.err.count("\n") == 1, run.err
+        assert "is not in a git repository" in run.err
+        assert "git fetch" not in run.err and "ls-files" not in run.err
+
+
+def test_version_prints_the_version() -> None:
+    done = subprocess.run([sys.executable, "-m", "promptreview", "--version"], capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"promptreview {__version__}"
+
+
+def test_401_names_the_url_and_the_servers_message_and_stops_after_the_first_call(
+        user: User, tmp_path: Path) -> None:
+    repo = repo_with(tmp_path)
+    user.server.inject("auth", times=100)
+
+    run = user.run(repo.path, "--concurrency", "4")
+
+    assert user.server.count() == 1, "after a 401 the remaining calls must not be sent"
+    assert run.code == 2, run.out + run.err
+    (line,) = [x for x in run.err.splitlines() if x.startswith("promptreview: error:")]
+    assert user.server.base_url in line
+    assert "HTTP 401" in line and "Incorrect API key provided: ***" in line
+    assert "sk-" not in run.out + run.err
+
+
+def test_dead_endpoint_names_the_url_and_stops_after_the_first_call_gives_up(user: User, tmp_path: Path) -> None:
+    repo = repo_with(tmp_path)
+    with OpenAIServer() as gone:
+        dead = gone.base_url  # a port that nothing listens on once the server is closed
+
+    run = user.run(repo.path, base_url=dead)
+
+    assert run.code == 3, run.out + run.err  # can't tell (errors never count against the prompt)
+    (line,) = [x for x in run.err.splitlines() if x.startswith("promptreview: error:")]
+    assert f"cannot reach {dead}" in line and "Remaining calls were not sent" in line
