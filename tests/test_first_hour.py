@@ -165,7 +165,8 @@ def test_401_names_the_url_and_the_servers_message_and_stops_after_the_first_cal
     assert "sk-" not in run.out + run.err
 
 
-def test_dead_endpoint_names_the_url_and_stops_after_the_first_call_gives_up(user: User, tmp_path: Path) -> None:
+def test_dead_endpoint_names_the_url_and_stops_after_the_first_call_gives_up(user: User,
+                                                                            tmp_path: Path) -> None:
     repo = repo_with(tmp_path)
     with OpenAIServer() as gone:
         dead = gone.base_url  # a port that nothing listens on once the server is closed

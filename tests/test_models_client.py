@@ -300,7 +300,8 @@ def test_auth_fails_fast_and_never_shows_the_key(server: OpenAIServer) -> None:
     assert all(KEY not in (c.error or "") for c in out)
     assert "OPENAI_API_KEY" in (out[0].error or "")
     # The URL and the server's own words (with the key it echoes masked) tell the user what to fix.
-    assert server.base_url in (out[0].error or "") and "Incorrect API key provided: ***" in (out[0].error or "")
+    first = out[0].error or ""
+    assert server.base_url in first and "Incorrect API key provided: ***" in first
     assert server.count() == 1
 
 
