@@ -537,6 +537,10 @@ class ModelClient:
             return sent
         finally:
             if probe:
+                if self._interval:
+                    # The probe's arrival time is unknown (its connection was the first one): count
+                    # the pacing interval from its answer, so no two starts are closer than that.
+                    self._next_slot = max(self._next_slot, time.monotonic() + self._interval)
                 self._first_done.set()
 
     async def _send_with_retries(
