@@ -176,3 +176,143 @@ def test_dead_endpoint_names_the_url_and_stops_after_the_first_call_gives_up(use
     assert run.code == 3, run.out + run.err  # can't tell (errors never count against the prompt)
     (line,) = [x for x in run.err.splitlines() if x.startswith("promptreview: error:")]
     assert f"cannot reach {dead}" in line and "Remaining calls were not sent" in line
+
+
+# --------------------------------------------------------------------------------------------
+# 8.3 Errors never outweigh certain results
+
+RUBRIC_CONFIG = CONFIG + '      - rubric: {criteria: "Warm and uses the name", min: 3}\nGATE'
+# Half the people are greeted without their name: `contains` certainly fails on those cases.
+HALF_NAMED = ("Greet {{ name }}.\nANSWER WITH: {% if name in ['Person0', 'Person2', 'Person4'] %}Hello there!"
+              "{% else %}Hello {{ name }}!{% endif %}\n")
+
+
+def test_an_errored_metric_does_not_hide_a_certain_failure_and_no_unstated_floor_applies(
+        user: User, tmp_path: Path) -> None:
+    # The judge's replies are not grades, so `rubric` errors on every case; `contains` still
+    # passes on three people and certainly fails on the other three.
+    repo = repo_with(tmp_path, promptreview_dot_yml=RUBRIC_CONFIG.replace("GATE", ""),
+                     prompts__greet_dot_txt=HALF_NAMED)
+
+    run = user.run(repo.path, "--json", str(tmp_path / "run.json"))
+
+    assert run.code == 0, run.out + run.err  # no min_pass_rate was set, so none is applied
+    assert "50%" in run.out
+    assert "min_pass_rate is set" not in run.out
+    assert "no min_pass_rate floor is set" in run.out
+
+
+def test_a_set_floor_is_judged_on_the_metrics_that_produced_a_result(user: User, tmp_path: Path) -> None:
+    config = RUBRIC_CONFIG.replace("GATE", "    gate: {min_pass_rate: 0.9}\n")
+    repo = repo_with(tmp_path, promptreview_dot_yml=config, prompts__greet_dot_txt=HALF_NAMED)
+
+    run = user.run(repo.path)
+
+    assert run.code == 1, run.out + run.err
+    assert "below the suite's 90% floor" in run.out and "not measured" not in run.out
+
+
+def test_compare_fails_a_certain_regression_although_another_metric_errored(user: User,
+                                                                           tmp_path: Path) -> None:
+    ten = "".join(f"- id: p{i}\n  vars: {{name: Person{i}}}\n" for i in range(10))
+    repo = repo_with(tmp_path, promptreview_dot_yml=RUBRIC_CONFIG.replace("GATE", ""),
+                     evals__people_dot_yaml=ten)
+    repo.commit({"prompts/greet.txt": "Greet {{ name }}.\nANSWER WITH: Hello there!\n"})
+
+    run = user.compare(repo.path, "HEAD~1")
+
+    assert run.code == 1, run.out + run.err
+    assert "promptreview: FAIL" in run.out and "`greet` fails" in run.out
+
+
+# --------------------------------------------------------------------------------------------
+# 8.2 validate catches the common mistakes
+
+
+def test_validate_names_an_undefined_template_variable_against_the_cases(user: User, tmp_path: Path) -> None:
+    prompt = "Greet {{ name }}.\n{% if name == 'Person3' %}Call them {{ nickname }}.{% endif %}\n"
+    repo = repo_with(tmp_path, prompts__greet_dot_txt=prompt)
+
+    run = user.cli("validate", "--repo", str(repo.path))
+
+    assert run.code == 2
+    assert ("prompts/greet.txt line 2: 'nickname' is undefined (in 1 case(s); first: p3 at "
+            "evals/people.yaml:7") in run.err
+    assert "1 problem(s)" in run.out
+
+
+def test_validate_names_an_undefined_variable_in_a_metric_argument(user: User, tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, promptreview_dot_yml=CONFIG.replace("vars.name", "vars.nmae"))
+
+    run = user.cli("validate", "--repo", str(repo.path))
+
+    assert run.code == 2
+    assert "promptreview.yml:10 (suites.greet.metrics[0]): metric 'contains':" in run.err
+    assert "'nmae'" in run.err
+
+
+@pytest.mark.parametrize("content", ["", "[]\n", "# nothing yet\n"], ids=["0-bytes", "empty-list", "comment"])
+def test_validate_refuses_an_empty_cases_file(user: User, tmp_path: Path, content: str) -> None:
+    repo = repo_with(tmp_path, evals__people_dot_yaml=content)
+
+    run = user.cli("validate", "--repo", str(repo.path))
+
+    assert run.code == 2
+    assert run.err == "evals/people.yaml:1: the cases file has no cases (empty, or an empty list)\n"
+
+
+GH_PROMPT = """name: Greeter
+model: openai/gpt-4o-mini
+modelParameters:
+  max_tokens: 100
+  temperature: 0.2
+messages:
+  - role: user
+    content: "Greet {{name}} from {{city}}."
+testData:
+  - name: Ada
+    city: London
+  - name: Grace
+    expected: Hello
+evaluators:
+  - name: is json
+    string: {isJSON: true}
+  - name: similar
+    uses: github/simlarity
+"""
+
+
+def test_validate_catches_github_models_mistakes_each_on_its_line(user: User, tmp_path: Path) -> None:
+    repo = RepoBuilder.init(tmp_path / "repo")
+    repo.commit({"prompts/greet.prompt.yml": GH_PROMPT})
+
+    run = user.cli("validate", "--repo", str(repo.path))
+
+    assert run.code == 2, run.err
+    lines = run.err.splitlines()
+    assert lines == [
+        "prompts/greet.prompt.yml:16 (evaluators[0].string): string evaluator 'is json' sets none of equals, "
+        "contains, startsWith, endsWith (`isJSON` is not one), so gh-models has nothing to check and every "
+        "case errors",
+        "prompts/greet.prompt.yml:18 (evaluators[1].uses): gh-models has no builtin evaluator "
+        "'github/simlarity', so every case fails; did you mean `github/similarity`?",
+        "warning: prompts/greet.prompt.yml:4 (modelParameters.max_tokens): gh-models ignores `max_tokens`, "
+        "so it is never sent; did you mean `maxTokens`?",
+        "warning: prompts/greet.prompt.yml:8: `{{city}}` is sent to the model as written: 1 of 2 testData "
+        "entries do not define it (first: #2)",
+    ]
+    assert "2 problem(s), 2 warning(s)" in run.out
+
+
+def test_validate_warnings_alone_leave_the_exit_code_0(user: User, tmp_path: Path) -> None:
+    repo = RepoBuilder.init(tmp_path / "repo")
+    ok = GH_PROMPT.split("evaluators:")[0].replace("max_tokens", "maxTokens")
+    ok = ok.replace("    expected: Hello\n", "")
+    repo.commit({"prompts/greet.prompt.yml": ok})
+
+    run = user.cli("validate", "--repo", str(repo.path))
+
+    assert run.code == 0, run.err
+    assert run.err == ("warning: prompts/greet.prompt.yml:8: `{{city}}` is sent to the model as written: "
+                       "1 of 2 testData entries do not define it (first: #2)\n")
+    assert run.out.strip().endswith(": ok, 1 warning(s)")

@@ -309,11 +309,13 @@ def _write(path: str, text: str) -> None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from promptreview.validate import validate_repo
 
-    problems, summary = validate_repo(Path(args.repo), args.rev, args.config)
-    for line in problems:
+    errors, warnings, summary = validate_repo(Path(args.repo), args.rev, args.config)
+    for line in errors:
         print(line, file=sys.stderr)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     print(summary)
-    return EXIT_USAGE if problems else EXIT_PASS
+    return EXIT_USAGE if errors else EXIT_PASS
 
 
 def _cmd_action(args: argparse.Namespace) -> int:

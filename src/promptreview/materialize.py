@@ -91,6 +91,9 @@ def _prepare(
             "this change edits the prompt file's evaluators; the base version's evaluators were used"
         )
     if not cases:
+        if suite.implicit:  # a GitHub Models prompt file that is not an eval: nothing to run, no mistake
+            notes.append("the prompt file has no testData, so there is nothing to evaluate")
+            return PreparedSuite(plan, (), metrics, None, None, tuple(notes))
         raise no_cases_error(suite.cases, suite.prompt)
     all_metrics = {m.name: m for m in metrics}
     prepared: dict[str, PreparedVersion] = {}
@@ -184,6 +187,26 @@ def _choose_cases(
 def _read_cases(rev: Revision, path: str) -> tuple[Case, ...] | None:
     text = rev.read(path)
     return None if text is None else parse_cases(text, path)
+
+
+def render_problems(
+    prompt: Prompt, cases: tuple[Case, ...], metrics: Mapping[str, MetricSpec], renderer: Renderer
+) -> list[tuple[Case, str]]:
+    """``(case, error)`` for every case whose messages or templated metric arguments fail to
+    render (an undefined variable, a filter error...), rendered exactly as a run renders them."""
+    problems = []
+    for pc in _render_cases(prompt, cases, metrics, renderer):
+        if pc.error is not None:
+            problems.append((pc.case, pc.error))
+        specs = {**metrics, **{m.name: m for m in pc.case.metrics}}
+        for name, args in pc.metric_args.items():
+            if "__error__" in args:
+                # The renderer counts lines inside the argument; the metric's own line says more.
+                spec = specs.get(name)
+                what = str(args["__error__"]).split(": ", 1)[-1]
+                where = spec.location if spec is not None and spec.location else prompt.path
+                problems.append((pc.case, f"{where}: metric {name!r}: {what}"))
+    return problems
 
 
 def template_context(case: Case) -> dict[str, Any]:

@@ -85,6 +85,13 @@ _GH_PARAM_TYPES = {
     "temperature": ("temperature", float),
     "topP": ("top_p", float),
 }
+# What gh-models reads from a prompt file and its modelParameters; anything else it drops silently
+# (``promptreview validate`` warns about it).
+GH_MODELS_KEYS = (
+    "name", "description", "model", "modelParameters", "messages", "testData", "evaluators",
+    "responseFormat", "jsonSchema",
+)
+GH_MODELS_PARAMS = tuple(_GH_PARAM_TYPES)
 
 
 def parse_gh_models(text: str, path: str) -> Prompt:

@@ -1079,6 +1079,17 @@ def render_gh_models(template: str, data: Mapping[str, Any]) -> str:
     return pattern.sub(lambda m: go_format(values[m.group(0)]), template)
 
 
+_GH_PLACEHOLDER = re.compile(r"\{\{([^{}\n]{1,200})\}\}")
+
+
+def undefined_gh_models_placeholders(template: str, data: Mapping[str, Any]) -> list[str]:
+    """Names in ``{{name}}`` placeholders that :func:`render_gh_models` would leave as written
+    because ``data`` has no such key (each name once, in order of appearance)."""
+    keys = {key if isinstance(key, str) else go_format(key) for key in data}
+    names = dict.fromkeys(m.group(1) for m in _GH_PLACEHOLDER.finditer(template))
+    return [name for name in names if name not in keys]
+
+
 def go_format(value: Any) -> str:
     """Format a decoded YAML/JSON value like Go's ``fmt`` ``%v`` does for ``any``."""
     if isinstance(value, str):

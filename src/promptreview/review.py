@@ -213,7 +213,7 @@ async def _evaluate(
     from promptreview.models.client import open_client
 
     defaults = plan.config.defaults
-    runnable = [p for p in prepared if p.error is None and p.plan.status != "removed"]
+    runnable = [p for p in prepared if p.error is None and p.plan.status != "removed" and p.versions()]
     slots = plan_calls(runnable)
     async with open_client(defaults, options, repo_root=str(head.repo)) as client:
         hits = client.prefetch([s.request for s in slots if s.request is not None])
@@ -287,8 +287,9 @@ async def _evaluate_suite(
     single: bool,
 ) -> tuple[SuiteResult, SuiteEvidence]:
     """Score, judge and summarize one suite (suites run concurrently: their judge calls overlap)."""
-    if p.error is not None or p.plan.status == "removed":
-        evidence = SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=p.error is None, error=p.error)
+    if p.error is not None or p.plan.status == "removed" or not p.versions():
+        removed = p.plan.status == "removed"
+        evidence = SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=removed, error=p.error)
         return _unevaluated_suite(p), evidence
     delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
     scored = await score_suite(p, answers, llm, base.read, delimiter)
@@ -299,7 +300,6 @@ async def _evaluate_suite(
         p.plan.suite.gate,
         p.base is None,
         p.plan.suite.compare and not single,
-        min_pass_rate_default=1.0 if single else None,
         single_revision=single,
     )
     return _suite_result(p, comparisons, summaries, pairwise), evidence

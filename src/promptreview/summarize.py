@@ -28,7 +28,7 @@ class CaseValues:
     metrics: dict[str, float]
     kinds: dict[str, str]
     gates: dict[str, bool]
-    passed: float | None  # share of samples where every gated metric passed
+    passed: float | None  # share of samples where every gated metric that produced a result passed
 
 
 def case_values(result: CaseResult | None) -> CaseValues | None:
@@ -41,7 +41,7 @@ def case_values(result: CaseResult | None) -> CaseValues | None:
     for sample in result.samples:
         if not sample.answer.ok:
             continue
-        ok_sample = True
+        measured = False  # some gated check produced a result for this sample
         all_pass = True
         for m in sample.metrics:
             if m.skipped is not None:
@@ -49,13 +49,16 @@ def case_values(result: CaseResult | None) -> CaseValues | None:
             kinds[m.metric] = _kind(m)
             gates[m.metric] = m.gate
             if m.error is not None:
-                if m.gate:
-                    ok_sample = False
+                # An errored metric says nothing about the answer: it is left out here, like a
+                # skipped one, and the other metrics' results stand. It still shows as an error
+                # in its own row, and its own paired evidence has one case fewer.
                 continue
             sums.setdefault(m.metric, []).append(_value(m))
-            if m.gate and m.kind != "signal" and not m.passed:
-                all_pass = False
-        if ok_sample:
+            if m.gate and m.kind != "signal":
+                measured = True
+                if not m.passed:
+                    all_pass = False
+        if measured:
             passes.append(1.0 if all_pass else 0.0)
     return CaseValues(
         {k: sum(v) / len(v) for k, v in sums.items()},

@@ -391,7 +391,14 @@ def _decide_suite(
                 f"{what}: head's pass rate {_percent(suite.head_pass_rate)} meets "
                 f"the {_percent(suite.min_pass_rate)} floor",
             )
-        return verdict("pass", "new prompt: no base to compare, and no min_pass_rate floor is set")
+        if suite.single_revision and suite.head_pass_rate is not None:
+            return verdict(
+                "pass",
+                f"one revision: head's pass rate is {_percent(suite.head_pass_rate)}, and no "
+                "min_pass_rate floor is set (`run` applies only the floors you set)",
+            )
+        what = "one revision" if suite.single_revision else "new prompt: no base to compare"
+        return verdict("pass", f"{what}, and no min_pass_rate floor is set")
 
     gated = [m for m in metrics if m.gated]
     worse = sorted((m for m in gated if m.status == "worse"), key=lambda m: m.adjusted_p)

@@ -120,6 +120,9 @@ _STRING_CHECKS: tuple[tuple[str, Callable[[str, str], bool], str], ...] = (
 )
 
 
+STRING_CHECK_KEYS = tuple(key for key, _, _ in _STRING_CHECKS)
+
+
 def _parse_gh_string(args: Mapping[str, Any]) -> dict[str, str] | None:
     """The four criteria as text ("" when absent), or None for an evaluator with no method.
 
