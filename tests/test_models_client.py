@@ -681,3 +681,52 @@ def test_max_cost_stops_sending_once_the_budget_is_spent(server: OpenAIServer) -
     assert [c.error_kind for c in results[1:]] == ["budget"] * 3
     assert "max-cost budget of $0.005" in (results[1].error or "")
     assert server.count() == 1  # nothing past the budget reached the endpoint
+
+
+# --------------------------------------------------------------------------------------------
+# The direct transport lane (the default) and the SDK's own post path agree on every outcome
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        None, "rate_limit", "quota", "server_error", "bad_gateway", "auth", "forbidden",
+        "not_found", "bad_request", "html", "bad_json", "empty_choices", "length",
+    ],
+)
+def test_direct_lane_matches_sdk_path(server: OpenAIServer, fault: str | None) -> None:
+    outcomes = []
+    for direct in (True, False):
+        server.reset()
+        if fault is not None:
+            server.inject(fault, times=10, retry_after=0.01)
+        c = run(one(client_for(server, direct=direct, max_attempts=2), req("What is the refund policy?")))
+        outcomes.append((c.text, c.error_kind, c.error, c.attempts, c.finish_reason))
+    print(fault, outcomes[0])
+    assert outcomes[0] == outcomes[1]
+
+
+def test_direct_lane_sends_the_sdk_headers(server: OpenAIServer) -> None:
+    for direct in (True, False):
+        server.reset()
+        c = run(one(client_for(server, direct=direct, default_headers={"X-Team": "evals"}), req()))
+        assert c.ok
+        headers = {k.lower(): v for k, v in server.requests[-1].headers.items()}
+        assert headers["authorization"] == f"Bearer {KEY}"
+        assert headers["x-team"] == "evals"
+        assert headers["user-agent"].startswith("AsyncOpenAI/Python")
+        assert headers["content-type"] == "application/json"
+
+
+def test_direct_lane_reports_a_refused_connection_like_the_sdk() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    outcomes = []
+    for direct in (True, False):
+        endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", KEY, "openai-compatible", "test")
+        client = ModelClient(endpoint, direct=direct, max_attempts=1, timeout_s=5.0)
+        c = run(one(client, req()))
+        outcomes.append((c.error_kind, c.error))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == "connection"

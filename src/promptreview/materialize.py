@@ -24,7 +24,7 @@ from promptreview.suite import Case, Defaults, MetricSpec, Prompt
 VersionName = Literal["base", "head"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreparedCase:
     case: Case
     messages: tuple[Message, ...] = ()
@@ -249,14 +249,20 @@ def _render_cases(
                 messages.append(Message(msg.role, out.text or ""))  # type: ignore[arg-type]
         args: dict[str, dict[str, Any]] = {}
         for spec in (*metrics.values(), *case.metrics):
-            rendered = dict(spec.args)
+            rendered: dict[str, Any] | None = None
             for key in spec.args:
-                out = outcomes.get(f"{ci}:a:{spec.name}:{key}")
+                out = outcomes.get(f"{ci}:a:{spec.name}:{key}") if outcomes else None
                 if out is not None:
+                    rendered = dict(spec.args) if rendered is None else rendered
                     if out.error is not None:
                         rendered["__error__"] = out.error
                     else:
                         rendered[key] = out.text
-            args[spec.name] = rendered
+            # Only templated arguments are kept per case (scoring falls back to spec.args): a
+            # copy of every metric's arguments for every case was a kilobyte a case.
+            if rendered is not None:
+                args[spec.name] = rendered
+            elif spec.name in args:
+                args[spec.name] = dict(spec.args)
         prepared.append(PreparedCase(case, tuple(messages) if error is None else (), error, args))
     return tuple(prepared)

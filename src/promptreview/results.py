@@ -11,7 +11,7 @@ Version = Literal["base", "head"]
 MetricValueKind = Literal["binary", "graded", "signal"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """One sample of one case on one version: the rendered input and what the model said.
 
@@ -35,7 +35,7 @@ class Answer:
         return self.error is None and self.text is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricResult:
     """A metric's judgement of one answer: score in [0, 1], pass flag, short reason.
 
@@ -56,13 +56,13 @@ class MetricResult:
     skipped: str | None = None  # the metric does not apply to this case (e.g. no reference): left out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SampleResult:
     answer: Answer
     metrics: tuple[MetricResult, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     """All samples of one case on one version, scored."""
 
@@ -80,7 +80,7 @@ Outcome = Literal["head", "base", "tie"]
 CaseChange = Literal["regressed", "improved", "same", "error", "new", "removed"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judgement:
     """One pairwise judge call: which neutral label won, and why (the judge's own words)."""
 
@@ -91,7 +91,7 @@ class Judgement:
     cached: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairwiseResult:
     """Which-is-better for one sample of one case, judged in both orders.
 
@@ -123,7 +123,7 @@ class PairwiseResult:
         return self.error is not None or self.unparseable or not self.consistent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseComparison:
     """One case on both sides: results, pairwise judgements and the per-metric paired deltas."""
 

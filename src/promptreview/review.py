@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptreview.aio import map_bounded
 from promptreview.changes import ChangeSet, diff
 from promptreview.errors import BudgetExceeded
 from promptreview.judge import judge_pair
@@ -242,7 +243,9 @@ async def _evaluate(
                 expected = planned - len(slots)
                 progress("judging", judged, max(expected, judged))
 
-        answers = await run_calls(slots, runnable, client.complete, tick, client.take_cached)
+        answers = await run_calls(
+            slots, runnable, client.complete, tick, client.take_cached, width=client.concurrency
+        )
         llm = _CountingJudge(client, tick_judge)
         outcomes = await asyncio.gather(*(_evaluate_suite(p, answers, llm, base, single) for p in prepared))
         suites = [o[0] for o in outcomes]
@@ -292,8 +295,8 @@ async def _evaluate_suite(
         evidence = SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=removed, error=p.error)
         return _unevaluated_suite(p), evidence
     delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
-    scored = await score_suite(p, answers, llm, base.read, delimiter)
-    comparisons = await _compare(p, scored, llm.complete, delimiter)
+    scored = await score_suite(p, answers, llm, base.read, delimiter, width=llm.width)
+    comparisons = await _compare(p, scored, llm.complete, delimiter, llm.width)
     summaries, pairwise, evidence = summarize(
         p.name,
         comparisons,
@@ -311,6 +314,7 @@ class _CountingJudge:
     def __init__(self, client: ModelClient, on_judge: Callable[[], None]) -> None:
         self._client = client
         self._on_judge = on_judge
+        self.width = 2 * client.concurrency  # cases scored or judged at once: enough to fill the client
 
     async def complete(self, req: ChatRequest, *, tag: str | None = None) -> Completion:
         completion = await self._client.complete(req, tag=tag)
@@ -340,7 +344,11 @@ def _planned_calls(suites: Sequence[PreparedSuite], slots: Sequence[object]) -> 
 
 
 async def _compare(
-    p: PreparedSuite, scored: dict[str, tuple[CaseResult, ...]], complete: object, delimiter: str
+    p: PreparedSuite,
+    scored: dict[str, tuple[CaseResult, ...]],
+    complete: object,
+    delimiter: str,
+    width: int = 64,
 ) -> list[CaseComparison]:
     base_results = scored.get("base")
     head_results = scored.get("head")
@@ -387,7 +395,7 @@ async def _compare(
         )
 
     if base_results and head_results and suite.compare:
-        return list(await asyncio.gather(*(one(ci) for ci in range(len(p.cases)))))
+        return await map_bounded(one, range(len(p.cases)), width)
     return [await one(ci) for ci in range(len(p.cases))]  # no judge calls: no task per case
 
 

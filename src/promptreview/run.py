@@ -6,11 +6,11 @@ builds the requests and keeps each answer (or its error) with its case.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from promptreview.aio import map_bounded
 from promptreview.materialize import PreparedSuite, PreparedVersion
 from promptreview.models.types import ChatRequest, Completion
 from promptreview.results import Answer
@@ -18,7 +18,7 @@ from promptreview.results import Answer
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallSlot:
     """Where one planned call belongs: which suite, version, case and sample."""
 
@@ -51,11 +51,13 @@ async def run_calls(
     complete: Callable[..., Awaitable[Completion]],
     progress: Progress | None = None,
     cached: Callable[..., Completion | None] | None = None,
+    width: int | None = None,
 ) -> dict[tuple[str, str], list[list[Answer]]]:
     """Answers per (suite, version): a list per case of its samples' answers, in order.
 
     ``cached(request, tag=...)`` answers from the cache without a call (a cached re-run then
-    creates no task per call); everything else goes through ``complete``.
+    creates no task per call); everything else goes through ``complete``, from ``width`` workers
+    (the client's concurrency; see ``aio.map_bounded``).
     """
     by_name = {s.name: s for s in suites}
     out: dict[tuple[str, str], list[list[Answer]]] = {}
@@ -80,14 +82,14 @@ async def run_calls(
     for slot in slots:
         hit = cached(slot.request, tag=slot.version) if cached is not None and slot.request else None
         if hit is None:
-            pending.append(one(slot))
+            pending.append(slot)
             continue
         version = _version(by_name[slot.suite], slot.version)
         results.append((slot, _answer(version.cases[slot.case_index].case.id, slot, hit, version)))
         if progress:
             progress(1)
     if pending:
-        results.extend(await asyncio.gather(*pending))
+        results.extend(await map_bounded(one, pending, width or len(pending)))
     for slot, answer in results:
         out[(slot.suite, slot.version)][slot.case_index].append(answer)
     for answers in out.values():

@@ -7,9 +7,10 @@ the result, never counted as failures of the prompt.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from promptreview.aio import map_bounded
 from promptreview.errors import ConfigError
 from promptreview.materialize import PreparedCase, PreparedSuite, PreparedVersion
 from promptreview.metrics import registry
@@ -24,30 +25,35 @@ async def score_suite(
     llm: LLM,
     read_base_file: Callable[[str], str | None],
     delimiter: str,
+    width: int = 64,
 ) -> dict[str, tuple[CaseResult, ...]]:
-    """Scored results per version name ("base", "head"), one CaseResult per case, in case order."""
+    """Scored results per version name ("base", "head"), one CaseResult per case, in case order.
+
+    Cases whose metrics call a model are scored ``width`` at a time (``aio.map_bounded``)."""
     out: dict[str, tuple[CaseResult, ...]] = {}
     base_answers = answers.get((suite.name, "base"))
     for version in suite.versions():
         per_case = answers[(suite.name, version.name)]
-        tasks = [
-            _score_case(
+        def job(
+            ci: int, version: PreparedVersion = version, per_case: list[list[Answer]] = per_case
+        ) -> Awaitable[CaseResult]:
+            return _score_case(
                 suite,
                 version,
-                pc,
+                version.cases[ci],
                 per_case[ci],
                 base_answers[ci] if base_answers and version.name == "head" else None,
                 llm,
                 read_base_file,
                 delimiter,
             )
-            for ci, pc in enumerate(version.cases)
-        ]
+
+        indexes = range(len(version.cases))
         if _calls_model(suite.metrics) or any(_calls_model(pc.case.metrics) for pc in version.cases):
-            out[version.name] = tuple(await asyncio.gather(*tasks))
+            out[version.name] = tuple(await map_bounded(job, indexes, width))
         else:
             # Nothing here waits on the network: awaiting in turn costs no task per case.
-            out[version.name] = tuple([await t for t in tasks])
+            out[version.name] = tuple([await job(ci) for ci in indexes])
     return out
 
 
@@ -132,6 +138,7 @@ async def _score_metric(
         read_file=read_base_file,
         base_answer=base_text,
         delimiter=delimiter,
+        kind=kind,
     )
     return await registry.score_one(ctx)
 

@@ -39,7 +39,7 @@ class MessageTemplate:
     content: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     """One eval case. ``vars`` is the only thing templates can see (besides ``expected``...)."""
 

@@ -21,7 +21,7 @@ PASS_RATE = "pass rate"
 PAIRWISE = "which is better"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseValues:
     """Per-case averages of every metric on one side (None where no value could be computed)."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from promptreview.models.types import ChatRequest, Completion, Embeddings, Message
-from promptreview.results import MetricResult
+from promptreview.results import MetricResult, MetricValueKind
 from promptreview.suite import Case, MetricSpec
 
 
@@ -48,6 +48,7 @@ class MetricContext:
     read_file: Callable[[str], str | None]  # reads a repo file at the BASE revision
     base_answer: str | None = None  # the base answer for the same case/sample, when scoring head
     delimiter: str = ""  # per-run random token wrapped around untrusted text in judge prompts
+    kind: MetricValueKind = "binary"  # the registry's kind for spec.kind, set by the score stage
 
 
 def make_result(
@@ -61,14 +62,15 @@ def make_result(
 ) -> MetricResult:
     """A result for ``ctx``'s metric; a binary metric's score is simply 1.0 or 0.0.
 
-    ``kind`` is filled in by ``registry.score_one`` from the metric's definition, so a metric
-    function cannot report the wrong kind.
+    ``kind`` comes from the context (the score stage sets the registry's), and
+    ``registry.score_one`` enforces the metric's definition, so a metric cannot report the wrong kind.
     """
     return MetricResult(
         metric=ctx.spec.name,
         score=(1.0 if passed else 0.0) if score is None else score,
         passed=passed,
         reason=reason,
+        kind=ctx.kind,
         gate=ctx.spec.gate,
         grade=grade,
         label=label,

@@ -43,6 +43,11 @@ HEDGING_PATTERNS = (
 )
 _REFUSAL = tuple(re.compile(p) for p in REFUSAL_PATTERNS)
 _HEDGING = tuple(re.compile(p) for p in HEDGING_PATTERNS)
+# One search over all patterns first: most answers match none, and then one scan replaces seven.
+_ANY = {
+    _REFUSAL: re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS)),
+    _HEDGING: re.compile("|".join(f"(?:{p})" for p in HEDGING_PATTERNS)),
+}
 
 
 def _comparable(text: str) -> str:
@@ -51,6 +56,9 @@ def _comparable(text: str) -> str:
 
 def _first_hit(text: str, patterns: tuple[re.Pattern[str], ...], phrases: tuple[str, ...] = ()) -> str | None:
     """The first refusal/hedging phrase found in ``text`` (already comparable), as it appears."""
+    combined = _ANY.get(patterns)
+    if combined is not None and combined.search(text) is None:
+        patterns = ()
     for pattern in patterns:
         match = pattern.search(text)
         if match:

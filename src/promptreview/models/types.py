@@ -23,7 +23,7 @@ ErrorKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
@@ -78,7 +78,7 @@ class ChatRequest:
         return key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Completion:
     """What came back from one call: an answer or an error with its reason, never both."""
 
