@@ -3,6 +3,7 @@ files git ignores. Real CLI entry point, real git repositories, the loopback Ope
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -93,3 +94,127 @@ def test_a_cache_folder_symlinked_out_of_the_repository_is_refused(
     assert list((tmp_path / "elsewhere").iterdir()) == []
     ok = compare(capsys, repo, fake_openai, "--cache", str(tmp_path / "mine.sqlite"))
     assert ok.code == 0, ok.err
+
+
+# --- 13.6: the working tree shows only what git tracks or was explicitly added --------------------
+
+SECRET = "sk-live-DO-NOT-SEND-4242"
+GIT_SECRET = "AUTHORIZATION: basic c2VjcmV0LWdpdC1oZWFkZXI="
+
+
+def local_repo(tmp_path: Path) -> RepoBuilder:
+    """A clone whose `.git/config` holds a credential header (as actions/checkout leaves one) and
+    whose working tree has an ignored `.env` and a secret file outside the repository."""
+    repo = RepoBuilder.init(tmp_path / "repo")
+    repo.commit({**BASE, ".gitignore": ".env\n"}, message="base")
+    with (repo.path / ".git" / "config").open("a", encoding="utf-8") as config:
+        config.write(f'[http "https://github.com/"]\n\textraheader = {GIT_SECRET}\n')
+    (repo.path / ".env").write_text(f"OPENAI_API_KEY={SECRET}\n", encoding="utf-8")
+    (tmp_path / "outside.txt").write_text(f"token {SECRET}\n", encoding="utf-8")
+    return repo
+
+
+def sent_to_model(server: OpenAIServer) -> str:
+    return json.dumps([r.body for r in server.requests])
+
+
+def assert_nothing_leaked(server: OpenAIServer, *files: Path) -> None:
+    texts = [sent_to_model(server), *(f.read_text("utf-8") for f in files)]
+    for text in texts:
+        assert SECRET not in text and "c2VjcmV0LWdpdC1oZWFkZXI" not in text
+
+
+@pytest.mark.parametrize(
+    "include",
+    [".env", "prompts/../.env", ".git/config", "prompts/linked.txt", "prompts/outside.txt"],
+)
+def test_a_local_prompt_cannot_include_ignored_files_git_internals_or_files_through_symlinks(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str], include: str
+) -> None:
+    repo = local_repo(tmp_path)
+    os.symlink("../.git/config", repo.path / "prompts" / "linked.txt")
+    os.symlink(tmp_path / "outside.txt", repo.path / "prompts" / "outside.txt")
+    run_git_add(repo, "prompts/linked.txt", "prompts/outside.txt")  # even explicitly added
+    prompt = f'Say hello to {{{{ vars.name }}}}. {{% include "{include}" %}}'
+    (repo.path / "prompts" / "greet.txt").write_text(prompt, encoding="utf-8")
+    out = tmp_path / "result.json"
+
+    run = run_cli(capsys, "compare", "--repo", str(repo.path), "--base", "main", "--base-url",
+                  fake_openai.base_url, "--cache", str(tmp_path / "c.sqlite"), "--json", str(out),
+                  "--color", "never")
+
+    assert run.code != 0, run.out  # the head's prompt cannot be rendered: never a pass
+    assert "could not render the prompt on head" in run.out
+    errors = {str(e) for e in _values(json.loads(out.read_text("utf-8")), "error") if e}
+    assert errors and all("include" in e or "not found" in e for e in errors), errors
+    assert_nothing_leaked(fake_openai, out)
+
+
+def test_run_does_not_read_a_suite_whose_prompt_is_an_ignored_file(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = local_repo(tmp_path)
+    config = CONFIG + "  leak:\n    prompt: .env\n    cases: evals/greet.yaml\n    compare: false\n"
+    (repo.path / "promptreview.yml").write_text(config, encoding="utf-8")
+    out = tmp_path / "result.json"
+
+    run = run_cli(capsys, "run", "--repo", str(repo.path), "--base-url", fake_openai.base_url,
+                  "--cache", str(tmp_path / "c.sqlite"), "--json", str(out), "--color", "never")
+
+    assert fake_openai.count() == 5  # greet's five cases; nothing from `.env`
+    assert_nothing_leaked(fake_openai, out)
+    assert run.code in (0, 1, 2, 3)
+
+
+def test_an_explicitly_added_file_is_read_and_an_untracked_one_is_not(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = local_repo(tmp_path)
+    (repo.path / "prompts" / "part.txt").write_text("Be warm.", encoding="utf-8")
+    prompt = 'Say hello to {{ vars.name }}. {% include "prompts/part.txt" %}'
+    (repo.path / "prompts" / "greet.txt").write_text(prompt, encoding="utf-8")
+
+    untracked = run_cli(capsys, "run", "--repo", str(repo.path), "--base-url", fake_openai.base_url,
+                        "--no-cache", "--color", "never")
+    assert "Be warm." not in sent_to_model(fake_openai)
+    assert untracked.code != 0
+
+    run_git_add(repo, "prompts/part.txt")
+    added = run_cli(capsys, "run", "--repo", str(repo.path), "--base-url", fake_openai.base_url,
+                    "--no-cache", "--color", "never")
+    assert added.code == 0, added.out + added.err
+    assert "Be warm." in sent_to_model(fake_openai)
+
+
+def _values(node: object, key: str) -> list[object]:
+    """Every value stored under ``key`` anywhere in a JSON document."""
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == key] + [x for v in node.values() for x in _values(v, key)]
+    if isinstance(node, list):
+        return [x for v in node for x in _values(v, key)]
+    return []
+
+
+def run_git_add(repo: RepoBuilder, *paths: str) -> None:
+    from repo_builder import run_git
+
+    run_git(repo.path, "add", "--", *paths)
+
+
+# --- 13.8: a base config path holding a newline is reviewed, not silently dropped -----------------
+
+
+def test_a_suite_whose_prompt_path_holds_a_newline_is_reviewed(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = "prompts/greet\nv2.txt"
+    config = CONFIG.replace("prompt: prompts/greet.txt", f"prompt: {json.dumps(odd)}")
+    repo = RepoBuilder.init(tmp_path / "repo")
+    repo.commit({**BASE, "promptreview.yml": config, odd: "Say hello to {{ vars.name }}."}, message="base")
+    repo.commit({odd: "Say hello politely."}, branch="feature", message="head")
+
+    run = compare(capsys, repo, fake_openai, "--no-cache")
+
+    assert run.code != 0, run.out + run.err  # before: "No suite is affected by this change", exit 0
+    assert "Top regressions (5 of 5)" in run.out and "No suite is affected" not in run.out
+    assert fake_openai.count() == 6  # five base answers, and head's one (identical) prompt

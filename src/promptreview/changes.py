@@ -51,20 +51,15 @@ class ChangeSet:
 
 
 def diff(base: Revision, head: Revision) -> ChangeSet:
-    """Changed paths from base to head (head may be the working tree, untracked files included)."""
+    """Changed paths from base to head (head may be the working tree: the index's files on disk)."""
     args = ["diff", "--name-status", "-z", "-M"]
     if head.is_worktree:
         out = git(base.repo, *args, base.rev, "--")
     else:
         out = git(base.repo, *args, base.rev, head.rev, "--")
-    changes = list(_parse_name_status(out.decode("utf-8", "replace")))
-    if head.is_worktree:
-        untracked = git(base.repo, "ls-files", "-z", "--others", "--exclude-standard").decode(
-            "utf-8", "replace"
-        )
-        known = {c.path for c in changes}
-        changes += [Change("added", p) for p in untracked.split("\x00") if p and p not in known]
-    return ChangeSet(tuple(changes))
+    # The working tree is what the index lists (tracked or `git add`-ed files, as `git diff REV`
+    # compares them): untracked and ignored files are not part of any snapshot (revision.py).
+    return ChangeSet(tuple(_parse_name_status(out.decode("utf-8", "replace"))))
 
 
 def _parse_name_status(out: str) -> list[Change]:

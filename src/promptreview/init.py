@@ -36,6 +36,7 @@ def write_starter(repo: Path, force: bool = False) -> list[str]:
     files = dict(STARTER)
     files[".github/workflows/promptreview.yml"] = _workflow()
     lines = []
+    written: list[str] = []
     for rel, text in files.items():
         target = repo / rel
         if target.exists() and not force:
@@ -44,8 +45,23 @@ def write_starter(repo: Path, force: bool = False) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         lines.append(f"wrote    {rel}")
+        written.append(rel)
+    if written and _stage(repo, written):
+        # The working tree is read through git's index only (never untracked or ignored files).
+        lines.append(f"staged   {len(written)} file(s) with `git add`, so promptreview reads them")
     lines.append("next: edit the suite, run `promptreview validate`, then `promptreview compare --base main`")
     return lines
+
+
+def _stage(repo: Path, paths: list[str]) -> bool:
+    """``git add`` the files init wrote (a repository that is not git just keeps them unstaged)."""
+    from promptreview.revision import GitError, git
+
+    try:
+        git(repo.resolve(), "add", "--", *paths)
+    except GitError:
+        return False
+    return True
 
 
 def _workflow() -> str:
