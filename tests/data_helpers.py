@@ -49,3 +49,19 @@ def openai_record(product: str, question: str, answer: str = "Sure.", **feedback
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+EXAMPLE_HEAD = EXAMPLE.parent / "head"
+
+
+def example_pr(tmp_path: Path, config_extra: str = "", extra: dict[str, str] | None = None) -> RepoBuilder:
+    """The example as a PR: base on ``main`` (``config_extra`` appended to its support suite), the
+    example's head on ``feature``."""
+    files = example_files()
+    files["promptreview.yml"] += config_extra
+    repo = RepoBuilder.init(tmp_path / "repo")
+    repo.commit({**files, **(extra or {})}, message="base")
+    head = {str(p.relative_to(EXAMPLE_HEAD)): p.read_text() for p in EXAMPLE_HEAD.rglob("*") if p.is_file()}
+    head["promptreview.yml"] += config_extra
+    repo.commit(head, message="head", branch="feature")
+    return repo

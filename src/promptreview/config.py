@@ -15,7 +15,7 @@ from typing import Any
 from promptreview.errors import ConfigError, Location
 from promptreview.revision import Revision, normalize_path
 from promptreview.safe_yaml import line_of, load_yaml
-from promptreview.suite import Config, Defaults, GateSpec, MetricSpec, SuiteSpec
+from promptreview.suite import Config, CoverageSpec, Defaults, GateSpec, MetricSpec, SuiteSpec
 
 CONFIG_NAMES = ("promptreview.yml", "promptreview.yaml", ".promptreview.yml", ".github/promptreview.yml")
 GH_MODELS_SUFFIXES = (".prompt.yml", ".prompt.yaml")
@@ -55,6 +55,7 @@ _SUITE_KEYS = {
     "compare",
     "gate",
     "description",
+    "coverage",
 }
 _GATE_KEYS = {
     "margin",
@@ -212,13 +213,16 @@ def _parse_suite(
         raise ConfigError(
             "`system` must be a string (a template)", Location(path, line_of(body, "system"), field)
         )
+    judge_raw, judge_labels = _parse_judge(body, path, field)
     return SuiteSpec(
         name=name,
         prompt=prompt_path,
         cases=cases_path,
         metrics=metrics,
         model=_opt_str(body.get("model"), path, body, f"{field}.model"),
-        judge=_str(body.get("judge"), defaults.judge, path, body, f"{field}.judge"),
+        judge=_str(judge_raw, defaults.judge, path, body, f"{field}.judge"),
+        judge_labels=judge_labels,
+        coverage=_parse_coverage(body.get("coverage"), path, body, field),
         embedding_model=_str(
             body.get("embedding_model", body.get("embedding-model")),
             defaults.embedding_model,
@@ -235,6 +239,40 @@ def _parse_suite(
         location=Location(path, line, field),
         cases_location=Location(path, line_of(body, "cases") or line, f"{field}.cases") if cases else None,
     )
+
+
+def _parse_judge(body: Mapping[str, Any], path: str, field: str) -> tuple[Any, str | None]:
+    """``judge: MODEL`` or ``judge: {model: MODEL, labels: PATH}``."""
+    raw = body.get("judge")
+    if not isinstance(raw, Mapping):
+        return raw, None
+    _check_keys(raw, {"model", "labels"}, path, f"{field}.judge")
+    labels = raw.get("labels")
+    if labels is not None:
+        norm = normalize_path(labels) if isinstance(labels, str) else None
+        if norm is None:
+            raise ConfigError(
+                "`labels` is a path inside the repository to a JSONL file of labelled pairs",
+                Location(path, line_of(raw, "labels"), f"{field}.judge.labels"),
+            )
+        labels = norm
+    return raw.get("model"), labels
+
+
+def _parse_coverage(raw: Any, path: str, body: Mapping[str, Any], field: str) -> CoverageSpec | None:
+    if raw is None:
+        return None
+    where = Location(path, line_of(body, "coverage"), f"{field}.coverage")
+    if isinstance(raw, str):
+        raw = {"inputs": raw}
+    _expect_mapping(raw, path, where.line, where.field)
+    _check_keys(raw, {"inputs", "radius"}, path, f"{field}.coverage")
+    inputs = raw.get("inputs")
+    norm = normalize_path(inputs) if isinstance(inputs, str) else None
+    if norm is None:
+        raise ConfigError("`inputs` is a path inside the repository to a production log (JSONL, CSV)", where)
+    radius = _num(raw.get("radius"), 0.8, path, raw, f"{field}.coverage.radius", lo=0.0, hi=1.0)
+    return CoverageSpec(norm, radius)
 
 
 def _parse_compare(raw: Any, path: str, body: Mapping[str, Any], field: str) -> tuple[bool, str]:

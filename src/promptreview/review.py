@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptreview.aio import map_bounded
 from promptreview.changes import ChangeSet, diff
+from promptreview.data.in_review import suite_figures
 from promptreview.errors import BudgetExceeded
 from promptreview.judge import judge_pair
 from promptreview.materialize import PreparedSuite, prepare_suite
@@ -250,6 +251,11 @@ async def _evaluate(
         outcomes = await asyncio.gather(*(_evaluate_suite(p, answers, llm, base, single) for p in prepared))
         suites = [o[0] for o in outcomes]
         evidence = [o[1] for o in outcomes]
+        # Coverage of production inputs and the judge's agreement with human labels (never gate).
+        figures = await asyncio.gather(*(suite_figures(p, client, base.read) for p in prepared))
+        suites = [
+            replace(s, coverage=c, judge_agreement=j) for s, (c, j) in zip(suites, figures, strict=True)
+        ]
         usage = Usage(
             base=client.stats_for("answer", "base"),
             head=client.stats_for("answer", "head"),

@@ -57,6 +57,42 @@ class PairwiseSummary:
 
 
 @dataclass(frozen=True)
+class CoverageFigure:
+    """How much of a production sample the suite's cases cover (``coverage: {inputs}``); never gates."""
+
+    inputs: str  # the log's path in the repository
+    total: int = 0
+    covered: int = 0
+    radius: float = 0.8
+    space: str = "variables"  # what was compared: template variables, or whole messages
+    largest_gap: int = 0  # inputs in the largest uncovered cluster
+    gap_example: str | None = None  # one input from it, personal data masked
+    error: str | None = None  # why it could not be measured
+
+
+@dataclass(frozen=True)
+class JudgeAgreement:
+    """The judge measured on human-labelled pairs (``judge: {labels}``), both orders each."""
+
+    labels: str
+    n: int = 0
+    agree: int = 0  # pairs where the judge's final verdict equals the human's
+    kappa: float | None = None  # Cohen's kappa over base / tie / head style labels
+    consistency: float | None = None  # share of pairs whose two orders agreed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HumanVerdict:
+    """A person settled a case on the PR (``/prefer head CASE``...), replacing the judge's verdict."""
+
+    case_id: str
+    prefer: str  # head | base | tie
+    by: str  # the GitHub login
+    judge: str | None = None  # what the judge had said: head | base | tie (None: not judged)
+
+
+@dataclass(frozen=True)
 class SuiteResult:
     name: str
     status: SuiteStatus
@@ -79,6 +115,9 @@ class SuiteResult:
     error: str | None = None  # the suite could not run at all (broken prompt file...)
     gate: GateSpec = field(default_factory=GateSpec)  # the gate used (base's), for merge to recompute
     compare_enabled: bool = True
+    coverage: CoverageFigure | None = None
+    judge_agreement: JudgeAgreement | None = None
+    settled: tuple[HumanVerdict, ...] = ()  # cases people settled with /prefer or /tie
 
 
 @dataclass(frozen=True)

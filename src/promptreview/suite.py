@@ -87,6 +87,14 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
+class CoverageSpec:
+    """``coverage: {inputs: PATH, radius: R}``: production inputs whose coverage the report shows."""
+
+    inputs: str
+    radius: float = 0.8
+
+
+@dataclass(frozen=True)
 class SuiteSpec:
     """One suite as configured: which prompt, which cases, how to score and gate it."""
 
@@ -106,6 +114,8 @@ class SuiteSpec:
     location: Location | None = None
     implicit: bool = False  # made from a bare *.prompt.yml with no promptreview.yml entry
     cases_location: Location | None = None  # the `cases:` line: where a missing cases file is reported
+    coverage: CoverageSpec | None = None  # informational: never gates
+    judge_labels: str | None = None  # `judge: {labels: PATH}`: human-labelled pairs to measure the judge on
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     imp.set_defaults(func=_cmd_cases_import)
     cases.set_defaults(func=lambda a: _usage(cases))
 
+    cov = sub.add_parser("coverage", help="share of production inputs the suite's cases cover")
+    cov.add_argument("suite", help="suite name")
+    cov.add_argument("--inputs", required=True, metavar="LOGS", help="production log (JSONL or CSV)")
+    cov.add_argument(
+        "--radius",
+        type=float,
+        default=0.8,
+        help="cosine similarity within which a case covers an input (default 0.8)",
+    )
+    cov.add_argument("--top", type=int, default=5, help="how many uncovered clusters to list (default 5)")
+    cov.add_argument("--field", action="append", metavar="NAME=PATH", help="as for cases import")
+    cov.add_argument("--json", metavar="PATH", help="write the figures as JSON here")
+    _endpoint_args(cov)
+    cov.set_defaults(func=_cmd_coverage)
+
 
 def _endpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", help="repository directory (default: .)")
@@ -90,3 +105,28 @@ def _cmd_cases_import(args: argparse.Namespace) -> int:
     print(result.summary())
     # Nothing usable in a non-empty log is a failure a script should notice.
     return 1 if result.records and not result.mapped else 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from promptreview.data.coverage import format_report
+    from promptreview.data.records import parse_mapping_flags
+    from promptreview.data.run_coverage import coverage_of_log
+
+    report = coverage_of_log(
+        Path(args.repo),
+        args.suite,
+        Path(args.inputs),
+        args.radius,
+        args.top,
+        parse_mapping_flags(args.field, "--field"),
+        args.config,
+        _endpoint(args),
+    )
+    print(format_report(report, Path(args.inputs).name))
+    if args.json:
+        body = {**dataclasses.asdict(report), "share": report.share}
+        Path(args.json).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,49 +87,53 @@ def parse_mapping_flags(items: Sequence[str] | None, flag: str) -> dict[str, str
 
 def read_records(path: Path, fields: Mapping[str, str] | None = None) -> Iterator[Record]:
     """Stream the records of a JSONL or CSV log (by extension); bad lines are errors naming the line."""
+    if not path.is_file():
+        raise ConfigError(f"log file not found: {path}")
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        yield from records_from_lines(fh, str(path), fields)
+
+
+def records_from_lines(
+    lines: Iterable[str], name: str, fields: Mapping[str, str] | None = None
+) -> Iterator[Record]:
+    """Records from the lines of a log called ``name`` (``.csv``: CSV, else JSONL)."""
     fields = dict(fields or {})
     unknown = [k for k in fields if k not in FIELD_NAMES]
     if unknown:
         raise ConfigError(f"--field {unknown[0]}: not a record field (use one of {', '.join(FIELD_NAMES)})")
-    if not path.is_file():
-        raise ConfigError(f"log file not found: {path}")
-    if path.suffix.lower() == ".csv":
-        yield from _csv_records(path, fields)
+    if name.lower().endswith(".csv"):
+        yield from _csv_records(lines, name, fields)
     else:
-        yield from _jsonl_records(path, fields)
+        yield from _jsonl_records(lines, name, fields)
 
 
-def _jsonl_records(path: Path, fields: Mapping[str, str]) -> Iterator[Record]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            if len(line) > MAX_LINE_CHARS:
-                raise ConfigError("line is longer than 1,000,000 characters", Location(str(path), n))
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"not JSON: {exc.msg} (column {exc.colno})", Location(str(path), n)
-                ) from None
-            if not isinstance(data, dict):
-                raise ConfigError("each line must be a JSON object", Location(str(path), n))
-            yield record_from_json(data, n, fields)
+def _jsonl_records(lines: Iterable[str], name: str, fields: Mapping[str, str]) -> Iterator[Record]:
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            raise ConfigError("line is longer than 1,000,000 characters", Location(name, n))
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"not JSON: {exc.msg} (column {exc.colno})", Location(name, n)) from None
+        if not isinstance(data, dict):
+            raise ConfigError("each line must be a JSON object", Location(name, n))
+        yield record_from_json(data, n, fields)
 
 
-def _csv_records(path: Path, fields: Mapping[str, str]) -> Iterator[Record]:
-    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.DictReader(fh)
-        columns = [c.strip() for c in reader.fieldnames or ()]
-        for name, column in fields.items():
-            if column not in columns:
-                raise ConfigError(
-                    f"--field {name}={column}: no such column (columns: {', '.join(columns)})",
-                    Location(str(path), 1),
-                )
-        for row in reader:
-            clean = {(k or "").strip(): v for k, v in row.items() if k is not None}
-            yield _csv_record(clean, reader.line_num, fields)
+def _csv_records(lines: Iterable[str], name: str, fields: Mapping[str, str]) -> Iterator[Record]:
+    reader = csv.DictReader(lines)
+    columns = [c.strip() for c in reader.fieldnames or ()]
+    for field_name, column in fields.items():
+        if column not in columns:
+            raise ConfigError(
+                f"--field {field_name}={column}: no such column (columns: {', '.join(columns)})",
+                Location(name, 1),
+            )
+    for row in reader:
+        clean = {(k or "").strip(): v for k, v in row.items() if k is not None}
+        yield _csv_record(clean, reader.line_num, fields)
 
 
 def _pick(row: Mapping[str, Any], fields: Mapping[str, str], name: str, *defaults: str) -> Any:
@@ -469,9 +473,7 @@ def _apply(fb: Feedback, kind: str, value: Any, comment: Any) -> Feedback:
 
 
 def _langsmith_feedback(data: Mapping[str, Any]) -> Feedback:
-    fb = (
-        _feedback_from_flat(data.get("feedback")) if isinstance(data.get("feedback"), dict) else Feedback()
-    )
+    fb = _feedback_from_flat(data.get("feedback")) if isinstance(data.get("feedback"), dict) else Feedback()
     items = data.get("feedback")
     if isinstance(items, list):
         for item in items:

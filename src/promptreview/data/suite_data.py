@@ -51,3 +51,19 @@ def load_suite_data(repo: Path, name: str, config_path: str | None = None) -> Su
     else:
         cases, cases_path = prompt.cases, suite.prompt
     return SuiteData(rev.repo, config, suite, prompt, text, cases, cases_path, rev)
+
+
+def last_user_messages(data: SuiteData) -> dict[str, str]:
+    """Each case's rendered last user message (sandboxed renderer), for message-space comparisons."""
+    from promptreview.materialize import template_context
+    from promptreview.render import Renderer, RenderJob, render_gh_models
+
+    users = [m for m in data.prompt.messages if m.role == "user"]
+    if not users:
+        return {c.id: "" for c in data.cases}
+    template = users[-1].content
+    if data.prompt.substitution == "gh-models":
+        return {c.id: render_gh_models(template, c.vars) for c in data.cases}
+    jobs = [RenderJob(c.id, template, data.prompt.path, template_context(c)) for c in data.cases]
+    with Renderer(data.read) as renderer:
+        return {o.key: o.text or "" for o in renderer.render_many(jobs)}

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from promptreview.judge_quality import CONSISTENCY_WARNING
 from promptreview.models.types import CallStats
+from promptreview.report.data_notes import data_notes
 from promptreview.results import CaseComparison, CaseResult, MetricResult
 from promptreview.review_result import MetricSummary, ReviewResult, SuiteResult
 from promptreview.summarize import PAIRWISE, PASS_RATE
@@ -266,6 +267,7 @@ def suite_notes(suite: SuiteResult) -> tuple[str, ...]:
         changed = "; ".join(suite.definition_changes)
         notes.append(f"this change edits the suite's definition ({changed}); the base revision's was used")
     notes += judge_notes(suite)
+    notes += data_notes(suite)
     notes += error_notes(suite)
     notes += inconclusive_notes(suite)
     return tuple(_capitalise(n) for n in notes)
