@@ -42,7 +42,9 @@ def test_coverage_finds_the_planted_cluster(
                   "--repo", str(repo), "--base-url", fake_openai.base_url, "--json", str(out),
                   "--cache", str(tmp_path / "cache.sqlite"))
     assert res.code == 0, res.err
-    assert "coverage: 57% of 21 production input(s) in prod.jsonl have a case within similarity 0.80" in res.out
+    assert "coverage: 57% of 21 production input(s) in prod.jsonl have a case within similarity 0.80" in (
+        res.out
+    )
     assert "compared as variables" in res.out
     data = json.loads(out.read_text())
     assert data["total"] == 21 and data["covered"] == 12
