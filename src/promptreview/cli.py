@@ -93,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     act = sub.add_parser("action", help="entrypoint of the GitHub Action (reads the Actions environment)")
     act.set_defaults(func=_cmd_action)
 
+    srv = sub.add_parser("serve", help="run the GitHub App: webhooks in, reviews out")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080; 0: any free)")
+    srv.add_argument("--workers", type=int, help="jobs run at once, embedded queue (PROMPTREVIEW_WORKERS)")
+    srv.set_defaults(func=_cmd_serve)
+
+    wrk = sub.add_parser("worker", help="run GitHub App jobs from the Redis queue (PROMPTREVIEW_QUEUE)")
+    wrk.add_argument("--workers", type=int, help="jobs this process runs at once (PROMPTREVIEW_WORKERS)")
+    wrk.set_defaults(func=_cmd_worker)
+
     init = sub.add_parser("init", help="write a starter promptreview.yml and workflow")
     init.add_argument("--repo", default=".", help="repository directory (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -322,6 +332,34 @@ def _cmd_action(args: argparse.Namespace) -> int:
     from promptreview.action import run_action
 
     return run_action(dict(os.environ))
+
+
+def _app_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    if getattr(args, "workers", None) is not None:
+        env["PROMPTREVIEW_WORKERS"] = str(args.workers)
+    return env
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from promptreview.app.config import AppConfig
+    from promptreview.app.server import serve
+
+    config = AppConfig.from_env(_app_env(args), need_secret=True)
+    return serve(config, args.host, args.port)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from promptreview.app.config import AppConfig, ConfigError
+    from promptreview.app.server import work
+
+    config = AppConfig.from_env(_app_env(args), need_secret=False)
+    if config.embedded:
+        raise ConfigError(
+            "PROMPTREVIEW_QUEUE is not set: `promptreview worker` takes jobs from Redis "
+            "(redis://...); with the embedded queue, `promptreview serve` runs the jobs itself"
+        )
+    return work(config)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

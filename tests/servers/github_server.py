@@ -58,6 +58,7 @@ try:  # the pytest fixture is optional: the server itself does not need pytest
 except ImportError:  # pragma: no cover
     pytest = None  # type: ignore[assignment]
 
+from .github_app import JWT_OPERATIONS, OP_LIST_CHECKS, AppSupport
 from .openapi_contract import (
     Contract,
     Operation,
@@ -1257,6 +1258,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        if self.server.app.apps.is_git(self.path):
+            self.server.app.apps.serve_git_request(self)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -1335,6 +1339,7 @@ class GitHubServer:
         self.add_token(ACTIONS_TOKEN, ACTIONS_BOT_LOGIN)
         self.add_token(FORK_TOKEN, ACTIONS_BOT_LOGIN, read_only=True)
         self.add_token(USER_TOKEN, DEFAULT_USER)
+        self.apps = AppSupport(self)  # App JWTs, installations, their tokens, git over HTTP
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> GitHubServer:
@@ -2052,6 +2057,14 @@ class GitHubServer:
                 "#user-agent-required). Check https://developer.github.com for other possible causes."
             )
             return Reply(403, error_body(message, REST_DOCS, 403)), None
+        answered = self.apps.serve_jwt(method, path, dict(headers), raw)
+        if answered is not None:  # an App (JWT) operation, from openapi-app-subset.json
+            reply, key = answered
+            if reply.violation is not None:
+                self._violations.append(
+                    ContractViolation(reply.violation, key, method, path, reply.status, reply.problems)
+                )
+            return reply, key
         mapped, link_path = self._map_repository_id(path)
         route = self._route(method, mapped)
         if route is None:
@@ -2113,6 +2126,9 @@ class GitHubServer:
         extra = extra_route(method, path)
         if extra is not None:
             return None, extra[0], extra[1]
+        matched = self.apps.contract.match(method, path)
+        if matched is not None and matched[0].key not in JWT_OPERATIONS:
+            return matched[0], matched[0].key, matched[1]
         return None
 
     def _authenticate(
@@ -2122,6 +2138,8 @@ class GitHubServer:
         if not headers.get("authorization"):
             return Reply(401, error_body("Requires authentication", docs, 401))
         if token is None:
+            return Reply(401, error_body("Bad credentials", REST_DOCS, 401))
+        if self.apps.installation_token(token.token)[1]:  # an App installation token past expires_at
             return Reply(401, error_body("Bad credentials", REST_DOCS, 401))
         return None
 
@@ -2149,6 +2167,9 @@ class GitHubServer:
             repo = self._repos.get(f"{call.params['owner']}/{call.params['repo']}".lower())
             if repo is None or (repo.private and self._role_of(repo, call.token) == "none"):
                 return call.fail(404, "Not Found")
+            installation, _ = self.apps.installation_token(call.token.token)
+            if installation is not None and not installation.covers(repo.full_name):
+                return call.fail(404, "Not Found")  # an installation token sees only its repositories
             call.repo = repo
         return None
 
@@ -2267,6 +2288,7 @@ class GitHubServer:
             OP_GET_COMMENT: self._get_comment,
             OP_GET_CHECK: self._get_check_run,
             OP_LIST_REACTIONS: self._list_reactions,
+            OP_LIST_CHECKS: self._list_check_runs,
         }
         return handlers[call.operation_key](call)
 
@@ -2520,6 +2542,19 @@ class GitHubServer:
         repo.check_runs[run.id] = run
         body = self._render.check_run(repo, run)
         return Reply(201, body, {"Location": body["url"]})
+
+    def _list_check_runs(self, call: Call) -> Reply:
+        """``GET .../commits/{ref}/check-runs`` (openapi-app-subset.json), newest first."""
+        repo = call.repo
+        assert repo is not None
+        sha = self.resolve_ref(repo, urllib.parse.unquote(call.params["ref"]))
+        if sha is None:
+            return call.fail(422, f"No commit found for SHA: {call.params['ref']}")
+        name = call.query.get("check_name")
+        runs = [r for r in repo.check_runs.values() if r.head_sha == sha and (name is None or r.name == name)]
+        runs.sort(key=lambda r: r.id, reverse=True)
+        page, headers = self._paginate(call, [self._render.check_run(repo, r) for r in runs])
+        return Reply(200, {"total_count": len(runs), "check_runs": page}, headers)
 
     def _check_suite_id(self, repo: Repo, head_sha: str) -> int:
         """One check suite per app and head sha, as GitHub groups runs."""

@@ -289,6 +289,11 @@ class GitHubApi:
         created = self.post(lambda: self._repo.create_check_run(name=name, head_sha=head_sha, **fields))
         return int(created.id)
 
+    def list_check_runs(self, sha: str, name: str) -> list[tuple[int, str]]:
+        """``(id, status)`` of the check runs named ``name`` on ``sha``, newest first."""
+        runs = self._repo.get_commit(sha).get_check_runs(check_name=name)
+        return _call(lambda: [(int(r.id), str(r.status)) for r in runs])
+
     def update_check_run(self, check_run_id: int, **fields: Any) -> None:
         """PATCH a check run; annotations in ``output`` are appended to those already there."""
         run = self._repo.get_check_run(check_run_id)  # lazy: no GET

@@ -164,6 +164,7 @@ class Setup:
     run_url: str | None = None
     notes: tuple[str, ...] = ()  # the front door's own notes for the report (a refused .promptreview/)
     review_forks: bool = False  # the App may review forks' PRs (its token is the base repo's)
+    adopt_check: bool = False  # reuse an in-progress check on the SHA (a job re-run after a crash)
 
 
 def respond(trigger: Trigger, door: FrontDoor, setup: Setup) -> Finished:
@@ -289,6 +290,7 @@ class _Core:
             run_url=self.run_url,
             marker=sticky_marker(self.settings.check_name),
             secrets=self.log.secrets,
+            adopt_check=self.setup.adopt_check,
         )
 
     def _review(self, request: ReviewRequest) -> Finished:

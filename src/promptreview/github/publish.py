@@ -103,6 +103,7 @@ class Publisher:
     comment_id: int | None = None
     check_run_id: int | None = None
     checks_allowed: bool = True
+    adopt_check: bool = False  # take over our in-progress check on this SHA (left by a crashed run)
     _noticed: str | None = field(default=None, init=False, repr=False)  # newer head already reported
 
     # -- the sticky comment ------------------------------------------------------------------------
@@ -171,6 +172,8 @@ class Publisher:
         }
         if self.run_url:
             fields["details_url"] = self.run_url
+        if self.adopt_check and self._adopt(fields):
+            return
         try:
             self.check_run_id = self.api.create_check_run(self.check_name, self.head_sha, **fields)
         except GitHubError as exc:
@@ -178,6 +181,21 @@ class Publisher:
                 self._checks_forbidden()
             else:
                 self._failed("create the check run", exc)
+
+    def _adopt(self, fields: dict[str, Any]) -> bool:
+        """Reuse the in-progress check a killed run left on this SHA, so it never hangs as "running"."""
+        try:
+            runs = self.api.list_check_runs(self.head_sha, self.check_name)
+            left = next((r for r in runs if r[1] != "completed"), None)
+            if left is None:
+                return False
+            self.api.update_check_run(left[0], **{k: v for k, v in fields.items() if k != "external_id"})
+        except GitHubError as exc:
+            self.log.warning(f"could not look for an unfinished check run on {self.head_sha[:7]}: {exc}")
+            return False
+        self.check_run_id = left[0]
+        self.log.info(f"Took over the unfinished check run {left[0]} on {self.head_sha[:7]}.")
+        return True
 
     def _checks_forbidden(self) -> None:
         """A token without ``checks: write`` (a PAT, a trimmed GITHUB_TOKEN): carry on with the status."""
