@@ -15,6 +15,9 @@ configure, and the same behaviour embedded or on Redis. What lives here, and why
 * **push generations**: a counter per PR that every new push increments; a job older than the
   counter is superseded (dropped when dequeued, stopped between model calls when running);
 * **the served set** (installation events) and the **metrics** counters ``/metrics`` shows.
+
+Delivery ids and counters use huey's counters, which live apart from the key-value entries,
+so scanning the ledger costs what is in flight, not everything ever delivered.
 """
 
 from __future__ import annotations
@@ -93,23 +96,27 @@ class State:
 
     # -- deliveries --------------------------------------------------------------------------------
     def first_delivery(self, delivery: str) -> bool:
-        """True the first time ``delivery`` is seen (atomically, across processes)."""
-        return bool(self.storage.put_if_empty(f"delivery:{delivery}", str(time.time()).encode()))
+        """True the first time ``delivery`` is seen (atomically, across processes).
+
+        A counter, not a key-value entry: counters live apart from the ledger, so the ledger
+        scans (``entries``) stay as small as the number of jobs in flight.
+        """
+        return int(self.storage.incr(f"delivery:{delivery}", 1)) == 1
 
     # -- the served set ----------------------------------------------------------------------------
     def served(self) -> dict[int, Served]:
-        found: dict[int, Served] = {}
-        for key, raw in self.storage.result_items().items():
-            if key.startswith("installation:"):
-                found[int(key.split(":", 1)[1])] = Served.from_json(_loads(raw))
-        return found
+        """Every installation's served set: one key, read once per delivery."""
+        raw = _loads(self.storage.peek_data("served")) or {}
+        return {int(ident): Served.from_json(data) for ident, data in raw.items()}
 
     def apply(self, change: ServedChange) -> None:
-        key = f"installation:{change.installation_id}"
-        current = _loads(self.storage.peek_data(key))
+        """Update one installation's set (the server is the only writer of this key)."""
+        everything = _loads(self.storage.peek_data("served")) or {}
+        current = everything.get(str(change.installation_id))
         served = Served.from_json(current) if current else Served(change.account, change.selection)
         served.apply(change)
-        self.storage.put_data(key, _dumps(served.to_json()))
+        everything[str(change.installation_id)] = served.to_json()
+        self.storage.put_data("served", _dumps(everything))
 
     # -- push generations ---------------------------------------------------------------------------
     def generation(self, pr_key: str) -> int:
@@ -185,11 +192,13 @@ class State:
         """Every ``metric:`` counter. huey keeps counters apart from the key-value data."""
         storage: Any = self.storage
         if hasattr(storage, "conn") and hasattr(storage.conn, "hgetall"):  # Redis: one hash
-            raw = storage.conn.hgetall(storage.counter_key)
-            items = {k.decode(): int(v) for k, v in raw.items()}
+            raw = storage.conn.hscan_iter(storage.counter_key, match="metric:*", count=1000)
+            items = {k.decode(): int(v) for k, v in raw}
         else:  # SQLite: the counter table
             rows = storage.sql(
-                "select key, value from counter where queue = ?", (storage.name,), results=True
+                "select key, value from counter where queue = ? and key like 'metric:%'",
+                (storage.name,),
+                results=True,
             )
             items = {str(k): int(v) for k, v in rows}
         return {k.removeprefix("metric:"): v for k, v in items.items() if k.startswith("metric:")}
