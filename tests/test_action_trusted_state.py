@@ -164,3 +164,23 @@ def test_a_symlinked_promptreview_folder_is_refused_and_nothing_is_written_throu
     (comment,) = project.bot_comments()
     assert "is a symlink" in comment.body
     assert len(fake_github.comments(REPO, PR)) == 1
+
+
+def test_a_key_echoed_by_the_model_is_in_neither_the_trusted_cache_nor_the_report_files(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer
+) -> None:
+    project = make_project(tmp_path, fake_github, fake_openai, {"prompts/greet.txt": "Hi {{ vars.name }}!"})
+    home = tmp_path / "home"
+    home.mkdir()
+    project.env["HOME"] = str(home)
+    fake_openai.responder = lambda body: f"Hi! (debug: key={API_KEY})"
+
+    run = project.run("pull_request", project.pull_request_event(), checkout="feature")
+
+    cache_files = list((home / "promptreview").glob("cache.sqlite*"))
+    assert cache_files, run.log
+    reports = list((tmp_path / "step1" / "workspace" / ".promptreview").glob("report.*"))
+    assert len(reports) == 2
+    stored = b"".join(p.read_bytes() for p in (*cache_files, *reports))
+    assert b"key=***" in stored
+    assert API_KEY.encode() not in stored

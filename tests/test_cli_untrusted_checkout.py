@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cli_harness import API_KEY as CLI_API_KEY
 from cli_harness import CliRun, run_cli
 from repo_builder import RepoBuilder
-from servers.openai_server import OpenAIServer
+from servers.openai_server import OpenAIServer, Reply
 
 CONFIG = """\
 version: 1
@@ -218,3 +219,47 @@ def test_a_suite_whose_prompt_path_holds_a_newline_is_reviewed(
     assert run.code != 0, run.out + run.err  # before: "No suite is affected by this change", exit 0
     assert "Top regressions (5 of 5)" in run.out and "No suite is affected" not in run.out
     assert fake_openai.count() == 6  # five base answers, and head's one (identical) prompt
+
+
+# --- 13.7: the --json file, the reports and the answer cache carry no key ---------------------------
+
+
+def _files_text(*paths: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in paths if p.exists())
+
+
+def test_a_key_echoed_by_the_model_reaches_no_file_and_no_cache_row(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_openai.responder = lambda body: f"Hello Person1! (debug: key={CLI_API_KEY})"
+    repo = repo_with(tmp_path, HI)
+    cache, out = tmp_path / "cache.sqlite", tmp_path / "out"
+
+    run = compare(capsys, repo, fake_openai, "--cache", str(cache), "--json", str(out / "r.json"),
+                  "--markdown", str(out / "r.md"), "--html", str(out / "r.html"))
+    again = compare(capsys, repo, fake_openai, "--cache", str(cache), "--comment")
+
+    assert run.code in (0, 1, 3), run.err
+    report = json.loads((out / "r.json").read_text("utf-8"))
+    assert "key=***" in json.dumps(report)
+    written = _files_text(out / "r.json", out / "r.md", out / "r.html", *tmp_path.glob("cache.sqlite*"))
+    assert "debug: key=" in written or "key=***" in written
+    for text in (written, run.out, run.err, again.out, again.err):
+        assert CLI_API_KEY not in text
+    assert fake_openai.count() == 10  # the second run was answered from the (scrubbed) cache
+
+
+def test_a_401_that_carries_the_key_in_its_code_field_is_reported_without_it(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = {"error": {"message": f"key {CLI_API_KEY} is revoked", "type": "auth", "code": CLI_API_KEY}}
+    fake_openai.responder = lambda body: Reply(status=401, body=error)
+    repo = repo_with(tmp_path, HI)
+    out = tmp_path / "r.json"
+
+    run = compare(capsys, repo, fake_openai, "--no-cache", "--json", str(out))
+
+    assert run.code == 2
+    assert "refused the API key (HTTP 401, ***" in run.err
+    for text in (out.read_text("utf-8"), run.out, run.err):
+        assert CLI_API_KEY not in text

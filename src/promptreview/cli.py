@@ -256,26 +256,33 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def _emit(result: object, args: argparse.Namespace, mode: str) -> int:
     from promptreview import report
+    from promptreview.models.client import secret_values
+    from promptreview.report.sanitize import scrub
 
+    # Every file and line we print is scrubbed of the keys in the environment: answers, errors
+    # and rendered prompts may carry one (a 401 body, a model echoing its input).
+    secrets = secret_values(os.environ)
     if getattr(args, "json", None):
-        from promptreview.report.jsonio import write_json
+        from promptreview.report.jsonio import iter_json
 
         target = Path(args.json)
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", encoding="utf-8") as fh:
-            write_json(result, fh)  # type: ignore[arg-type]
+            for chunk in iter_json(result):  # type: ignore[arg-type]
+                # A chunk is the frame between suites or one whole case: no string spans two.
+                fh.write(scrub(chunk, secrets))
     if getattr(args, "markdown", None):
-        _write(args.markdown, report.render_comment(result))  # type: ignore[arg-type]
+        _write(args.markdown, report.render_comment(result, secrets=secrets))  # type: ignore[arg-type]
     if getattr(args, "html", None):
-        _write(args.html, report.render_html(result))  # type: ignore[arg-type]
+        _write(args.html, report.render_html(result, secrets=secrets))  # type: ignore[arg-type]
     if getattr(args, "comment", False):
-        print(report.render_comment(result))  # type: ignore[arg-type]
+        print(report.render_comment(result, secrets=secrets))  # type: ignore[arg-type]
     else:
-        print(report.render_terminal(result, color=_color(args)))  # type: ignore[arg-type]
+        print(report.render_terminal(result, color=_color(args), secrets=secrets))  # type: ignore[arg-type]
     broken = [s.error for s in result.suites if s.error]  # type: ignore[attr-defined]
     endpoint = _endpoint_failures(result)
     for line in (*broken, *endpoint.values()):
-        print(f"promptreview: error: {line}", file=sys.stderr)
+        print(f"promptreview: error: {scrub(line, secrets)}", file=sys.stderr)
     if broken or "auth" in endpoint:
         # The report covers what could run, but the configuration needs fixing first: that is
         # exit 2 (like every configuration error), never 3 (inconclusive) or a pass.

@@ -297,8 +297,12 @@ class ModelClient:
         requests_per_minute: float | None = None,
         max_cost_usd: float | None = None,
         direct: bool = True,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.endpoint = endpoint
+        # Scrubbed from every answer and error before it is cached or handed out (the cache and
+        # the --json file are written from these), in raw, URL-encoded and base64 forms.
+        self.secrets = tuple(dict.fromkeys(s for s in (endpoint.api_key, *secrets) if s and len(s) >= 4))
         self.cache = cache
         self.prices = prices or PriceTable()
         self.concurrency = max(1, concurrency or endpoint.default_concurrency)
@@ -383,7 +387,7 @@ class ModelClient:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await self._complete_uncached(req)
+            result = self._scrubbed(await self._complete_uncached(req))
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: riders re-raise it, nobody else needs it
@@ -436,7 +440,8 @@ class ModelClient:
                 assert failure is not None
                 stats.errors += 1
                 stats.errors_by_kind[failure.kind] = stats.errors_by_kind.get(failure.kind, 0) + 1
-                return Embeddings(error=failure.message, error_kind=failure.kind, prompt_tokens=tokens)
+                error = _scrub(failure.message, self.endpoint.api_key)
+                return Embeddings(error=error, error_kind=failure.kind, prompt_tokens=tokens)
             fresh = dict(zip(batch, vectors, strict=True))
             found.update(fresh)
             if cache is not None:
@@ -509,7 +514,16 @@ class ModelClient:
 
     # ---- accounting
 
+    def _scrubbed(self, c: Completion) -> Completion:
+        """``c`` without any secret value in its text or error (a model may echo a key it saw)."""
+        from promptreview.report.sanitize import scrub
+
+        text = scrub(c.text, self.secrets) if c.text else c.text
+        error = scrub(c.error, self.secrets) if c.error else c.error
+        return c if (text, error) == (c.text, c.error) else replace(c, text=text, error=error)
+
     def _account(self, req: ChatRequest, c: Completion, tag: str | None) -> Completion:
+        c = self._scrubbed(c)  # cache hits too: a cache written before scrubbing may hold a key
         self.stats.setdefault(req.purpose, CallStats()).add(c)
         if tag is not None:
             self._tagged.setdefault((req.purpose, tag), CallStats()).add(c)
@@ -933,6 +947,14 @@ class ModelClient:
 # Construction from configuration
 
 
+SECRET_ENV = ("OPENAI_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "INPUT_API-KEY", "INPUT_GITHUB-TOKEN")
+
+
+def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The credentials an environment carries: never written to a cache, a report or a log."""
+    return tuple(v.strip() for v in (env.get(name, "") for name in SECRET_ENV) if v.strip())
+
+
 @contextlib.asynccontextmanager
 async def open_client(
     defaults: Any, options: Any, *, cache: ResponseCache | None = None, repo_root: str | None = None
@@ -971,6 +993,7 @@ async def open_client(
         requests_per_minute=getattr(options, "requests_per_minute", None)
         or getattr(defaults, "requests_per_minute", None),
         max_cost_usd=getattr(options, "max_cost_usd", None) or getattr(defaults, "max_cost_usd", None),
+        secrets=secret_values(getattr(options, "env", None) or {}),
     )
     try:
         yield client
