@@ -22,7 +22,7 @@ from promptreview.suite import Case
 RESERVED = (
     "id", "vars", "expected", "label", "feedback", "tags", "must_pass", "metrics", "description", "source",
 )
-MAX_CASES = 20_000
+MAX_CASES = 50_000  # memory is about 4-5 KB a case (bench/bench_whole.py 50k)
 
 
 def parse_cases(text: str, path: str) -> tuple[Case, ...]:

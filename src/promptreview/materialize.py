@@ -218,9 +218,29 @@ def metric_context(case: Case) -> dict[str, Any]:
     return {**template_context(case), "expected": case.expected, "label": case.label}
 
 
+# Cases rendered per batch: each job carries its own context dicts, so one batch of all cases held
+# a few kilobytes per case at once; batches keep that bounded (and a batch is still one round
+# trip to the sandbox worker for the templates that need it).
+RENDER_BATCH = 2000
+
+
 def _render_cases(
     prompt: Prompt, cases: tuple[Case, ...], metrics: Mapping[str, MetricSpec], renderer: Renderer
 ) -> tuple[PreparedCase, ...]:
+    prepared: list[PreparedCase] = []
+    for start in range(0, len(cases), RENDER_BATCH):
+        prepared.extend(_render_batch(prompt, cases, start, metrics, renderer))
+    return tuple(prepared)
+
+
+def _render_batch(
+    prompt: Prompt,
+    all_cases: tuple[Case, ...],
+    start: int,
+    metrics: Mapping[str, MetricSpec],
+    renderer: Renderer,
+) -> list[PreparedCase]:
+    cases = all_cases[start : start + RENDER_BATCH]
     jobs: list[RenderJob] = []
     for ci, case in enumerate(cases):
         if prompt.substitution == "jinja":
@@ -234,6 +254,7 @@ def _render_cases(
                     where = spec.location.file if spec.location else prompt.path
                     jobs.append(RenderJob(f"{ci}:a:{spec.name}:{key}", value, where, metric_context(case)))
     outcomes = {o.key: o for o in renderer.render_many(jobs)} if jobs else {}
+    del jobs
     prepared = []
     for ci, case in enumerate(cases):
         error = None
@@ -265,4 +286,4 @@ def _render_cases(
             elif spec.name in args:
                 args[spec.name] = dict(spec.args)
         prepared.append(PreparedCase(case, tuple(messages) if error is None else (), error, args))
-    return tuple(prepared)
+    return prepared

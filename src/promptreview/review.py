@@ -217,6 +217,7 @@ async def _evaluate(
     defaults = plan.config.defaults
     runnable = [p for p in prepared if p.error is None and p.plan.status != "removed" and p.versions()]
     slots = plan_calls(runnable)
+    n_slots = len(slots)
     async with open_client(defaults, options, repo_root=str(head.repo)) as client:
         hits = client.prefetch([s.request for s in slots if s.request is not None])
         planned = _planned_calls(runnable, slots)
@@ -235,18 +236,19 @@ async def _evaluate(
             nonlocal answered
             answered += n
             if progress:
-                progress("answers", answered, len(slots))
+                progress("answers", answered, n_slots)
 
         def tick_judge() -> None:
             nonlocal judged
             judged += 1
             if progress:
-                expected = planned - len(slots)
+                expected = planned - n_slots
                 progress("judging", judged, max(expected, judged))
 
         answers = await run_calls(
             slots, runnable, client.complete, tick, client.take_cached, width=client.concurrency
         )
+        del slots  # the requests are answered: their memory is not needed for scoring
         llm = _CountingJudge(client, tick_judge)
         outcomes = await asyncio.gather(*(_evaluate_suite(p, answers, llm, base, single) for p in prepared))
         suites = [o[0] for o in outcomes]

@@ -31,7 +31,7 @@ import logging
 import sqlite3
 import struct
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -214,27 +214,27 @@ class ResponseCache:
             raw = row[0]
         return _decode_completion(raw)
 
-    def _select(self, table: str, column: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    def _select(self, table: str, column: str, keys: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Rows for ``keys``, one query per chunk, yielded as they come (never all rows at once)."""
         assert self._db is not None
-        rows: list[tuple[Any, ...]] = []
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows.extend(self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", chunk))
-        return rows
+            yield from self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", chunk)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
         """Every cached completion among ``keys``, in one query (per 500 keys)."""
         if not self.enabled or self._db is None or self._broken:
             return {}
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, str] = {k: self._pending[k] for k in wanted if k in self._pending}
+        found = {k: _decode_completion(self._pending[k]) for k in wanted if k in self._pending}
         rest = [k for k in wanted if k not in found]
         try:
-            found.update(self._select("completions", "value", rest))
+            for k, raw in self._select("completions", "value", rest):
+                found[k] = _decode_completion(raw)
         except sqlite3.Error as exc:
             self._fail("read", exc)
-        return {k: _decode_completion(v) for k, v in found.items()}
+        return found
 
     def has_many(self, keys: Iterable[str]) -> set[str]:
         """Which keys are cached (no decoding): for the plan's "calls minus cache hits"."""
