@@ -65,3 +65,29 @@ def example_pr(tmp_path: Path, config_extra: str = "", extra: dict[str, str] | N
     head["promptreview.yml"] += config_extra
     repo.commit(head, message="head", branch="feature")
     return repo
+
+
+def block(text: str, label: str) -> str:
+    """The body of a ``<<LABEL-delim>>`` block in a judge prompt ('' when absent)."""
+    import re
+
+    m = re.search(rf"<<{label}-[^>]*>>\n(.*?)\n<</{label}-", text, re.S)
+    return m.group(1) if m else ""
+
+
+def good_wins_judge(body: dict[str, Any]) -> str | None:
+    """A deterministic pairwise judge for the loopback server: the answer saying GOOD wins (both
+    or neither: tie); a task saying BIASED always gets "A" (a position-biased judge)."""
+    msgs = body.get("messages", [])
+    system = next((m["content"] for m in msgs if m.get("role") == "system"), "")
+    if "comparing two answers" not in system:
+        return None
+    user = msgs[-1]["content"]
+    a, b = block(user, "ANSWER A"), block(user, "ANSWER B")
+    if "BIASED" in block(user, "TASK"):
+        winner = "A"
+    elif ("GOOD" in a) == ("GOOD" in b):
+        winner = "tie"
+    else:
+        winner = "A" if "GOOD" in a else "B"
+    return json.dumps({"winner": winner, "reason": f"{winner} by the GOOD rule"})

@@ -64,6 +64,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     _endpoint_args(cov)
     cov.set_defaults(func=_cmd_coverage)
 
+    jc = sub.add_parser("judge-check", help="measure the judge against human-labelled pairs")
+    jc.add_argument(
+        "--labels",
+        metavar="PATH",
+        help="JSONL of {task, a, b, preference: a|b|tie} (default: the suite's judge.labels, "
+        "else evals/labels.jsonl)",
+    )
+    jc.add_argument("--suite", help="use this suite's judge model, criteria and labels")
+    jc.add_argument("--judge", help="judge model (default: the suite's, else the config's default)")
+    jc.add_argument("--json", metavar="PATH", help="write every pair's outcome as JSON here")
+    _endpoint_args(jc)
+    jc.set_defaults(func=_cmd_judge_check)
+
 
 def _endpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", help="repository directory (default: .)")
@@ -130,3 +143,28 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         body = {**dataclasses.asdict(report), "share": report.share}
         Path(args.json).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
+
+
+def _cmd_judge_check(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from promptreview.data.labels import format_agreement
+    from promptreview.data.run_labels import check_judge
+
+    report, source = check_judge(
+        Path(args.repo), args.labels, args.suite, args.judge, args.config, _endpoint(args)
+    )
+    print(format_agreement(report, source))
+    if args.json:
+        body = {
+            "labels": source,
+            "n": report.n,
+            "agree": report.agree,
+            "agreement": report.agreement,
+            "kappa": report.kappa,
+            "consistency": report.consistency,
+            "pairs": [dataclasses.asdict(o) for o in report.outcomes],
+        }
+        Path(args.json).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0 if report.n else 1

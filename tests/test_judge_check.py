@@ -1,0 +1,97 @@
+"""``promptreview judge-check``: the judge measured against human labels, against a hand
+computation, and the suite-level ``judge: {labels}`` figure in the PR comment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli_harness import run_cli
+from data_helpers import example_pr, example_repo, good_wins_judge
+from promptreview.data.labels import cohen_kappa
+from servers.openai_server import OpenAIServer
+
+pytestmark = pytest.mark.usefixtures("cli_env")
+
+# Human preference vs what the GOOD-rule judge will say (hand-worked):
+#   human: a  b  b  tie a   tie
+#   judge: a  b  a  tie tie tie   (pair 6: the judge says "A" in both orders -> orders disagree -> tie)
+# observed agreement 4/6; human a2 b2 tie2, judge a2 b1 tie3: p_e = (2*2 + 2*1 + 2*3) / 36 = 1/3;
+# kappa = (2/3 - 1/3) / (1 - 1/3) = 0.5; position consistency 5/6.
+PAIRS = [
+    {"id": "p1", "task": "Refund?", "a": "GOOD: within 30 days", "b": "no idea", "preference": "a"},
+    {"id": "p2", "task": "Reset?", "a": "dunno", "b": "GOOD: use the link", "preference": "b"},
+    {"id": "p3", "task": "Export?", "a": "GOOD but long", "b": "short", "preference": "b"},
+    {"id": "p4", "task": "Hours?", "a": "9-5", "b": "nine to five", "preference": "tie"},
+    {"id": "p5", "task": "Plan?", "a": "GOOD one", "b": "GOOD two", "preference": "a"},
+    {"id": "p6", "task": "BIASED question", "a": "x", "b": "y", "preference": "tie"},
+]
+
+
+def labels_text() -> str:
+    return "".join(json.dumps(p) + "\n" for p in PAIRS)
+
+
+@pytest.fixture
+def judge_server() -> OpenAIServer:
+    with OpenAIServer(responder=good_wins_judge) as srv:
+        yield srv  # type: ignore[misc]
+
+
+def test_hand_computed_kappa() -> None:
+    human = ["a", "b", "b", "tie", "a", "tie"]
+    judge = ["a", "b", "a", "tie", "tie", "tie"]
+    assert cohen_kappa(human, judge) == pytest.approx(0.5)
+    assert cohen_kappa(["a", "a"], ["a", "a"]) == 1.0
+    assert cohen_kappa([], []) is None
+
+
+def test_judge_check_reports_agreement_kappa_and_disagreements(
+    tmp_path: Path, judge_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = example_repo(tmp_path, {"evals/labels.jsonl": labels_text()}).path
+    out = tmp_path / "jc.json"
+    res = run_cli(capsys, "judge-check", "--repo", str(repo), "--base-url", judge_server.base_url,
+                  "--json", str(out), "--cache", str(tmp_path / "cache.sqlite"))
+    assert res.code == 0, res.err
+    assert ("judge agrees with your labels 67% (n=6, 4 of 6); Cohen's kappa 0.50; "
+            "position consistency 83%") in res.out
+    assert "p3 (evals/labels.jsonl:3): you said b, the judge a: A by the GOOD rule" in res.out
+    assert "p5 (evals/labels.jsonl:5): you said a, the judge tie" in res.out
+    data = json.loads(out.read_text())
+    assert data["kappa"] == pytest.approx(0.5) and data["agree"] == 4
+    assert judge_server.count() == 12  # every pair in both orders
+    # A second run is answered from the cache: no new judge calls.
+    run_cli(capsys, "judge-check", "--repo", str(repo), "--base-url", judge_server.base_url,
+            "--cache", str(tmp_path / "cache.sqlite"))
+    assert judge_server.count() == 12
+
+
+def test_bad_labels_file_is_one_line(
+    tmp_path: Path, judge_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = '{"task": "t", "a": "x", "b": "y", "preference": "c"}\n'
+    repo = example_repo(tmp_path, {"evals/labels.jsonl": bad})
+    res = run_cli(capsys, "judge-check", "--repo", str(repo.path), "--base-url", judge_server.base_url)
+    assert res.code == 2
+    assert "evals/labels.jsonl:1 (preference): `preference` must be a, b or tie" in res.err
+    res = run_cli(capsys, "judge-check", "--repo", str(repo.path), "--labels", "nope.jsonl",
+                  "--base-url", judge_server.base_url)
+    assert res.code == 2 and "labels file not found: nope.jsonl" in res.err
+
+
+def test_suite_judge_labels_show_in_the_pr_comment(
+    tmp_path: Path, judge_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = "    judge: {model: openai/gpt-4.1, labels: evals/labels.jsonl}\n"
+    repo = example_pr(tmp_path, config, {"evals/labels.jsonl": labels_text()}).path
+    comment = tmp_path / "comment.md"
+    res = run_cli(capsys, "compare", "--repo", str(repo), "--base", "main", "--head", "feature",
+                  "--markdown", str(comment), "--base-url", judge_server.base_url,
+                  "--cache", str(tmp_path / "cache.sqlite"))
+    assert res.code in (0, 1, 3), res.err
+    text = comment.read_text().replace("\\", "")
+    assert ("Judge agrees with your labels 67% (n=6; Cohen's kappa 0.50; "
+            "<code>evals/labels.jsonl</code>)") in text
