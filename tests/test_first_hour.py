@@ -8,6 +8,7 @@ server over HTTP; the fake model answers with the text after ``ANSWER WITH:`` in
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from repo_builder import RepoBuilder
 from servers.openai_server import OpenAIServer, Reply
 
 pytestmark = pytest.mark.usefixtures("cli_env")
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def answer_as_instructed(body: dict[str, Any]) -> Reply | str | None:
@@ -316,3 +319,85 @@ def test_validate_warnings_alone_leave_the_exit_code_0(user: User, tmp_path: Pat
     assert run.err == ("warning: prompts/greet.prompt.yml:8: `{{city}}` is sent to the model as written: "
                        "1 of 2 testData entries do not define it (first: #2)\n")
     assert run.out.strip().endswith(": ok, 1 warning(s)")
+
+
+# --------------------------------------------------------------------------------------------
+# 8.5 The starter passes
+
+
+def _block(text: str, label: str) -> str:
+    start = text.index(f"<<{label}-")
+    body = text[text.index(">>", start) + 2:]
+    return body[: body.index(f"<</{label}-")]
+
+
+def starter_model(body: dict[str, Any]) -> str:
+    """A model and judge on loopback: the edited prompt asks for an example and gets one; the judge
+    prefers the answer with an example and the grader gives it a 5 (a 4 without)."""
+    messages = body.get("messages", [])
+    system = next((str(m["content"]) for m in messages if m.get("role") == "system"), "")
+    user = str(messages[-1]["content"]) if messages else ""
+    if "impartial judge" in system:
+        a, b = ("For example" in _block(user, label) for label in ("ANSWER A", "ANSWER B"))
+        winner = "A" if a and not b else "B" if b and not a else "tie"
+        return json.dumps({"winner": winner, "reason": "one answer gives an example"})
+    if "careful, strict grader" in system:
+        return json.dumps({"reason": "clear", "grade": 5 if "For example" in _block(user, "ANSWER") else 4})
+    topic = user.split("Explain ", 1)[-1].split(" to a new customer", 1)[0]
+    answer = f"Here is how {topic} work at Acme: ask us any time."
+    if "example" in user:
+        answer += f" For example, {topic} take one click in your account."
+    return answer
+
+
+def test_init_then_commit_then_an_edited_prompt_gives_a_green_compare(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = RepoBuilder.init(tmp_path / "repo")
+    init = run_cli(capsys, "init", "--repo", str(repo.path))
+    assert init.code == 0
+    assert "wrote    .gitignore (ignores .promptreview/)" in init.out
+    steps = init.out[init.out.index("next:"):]
+    assert steps.index("commit") < steps.index("compare --base main")
+    assert run_cli(capsys, "validate", "--repo", str(repo.path)).code == 0
+    repo.commit({}, message="Add promptreview")
+    prompt = repo.path / "prompts" / "example.md.j2"
+    prompt.write_text(prompt.read_text().rstrip("\n") + " Give one concrete example.\n")
+
+    with OpenAIServer(responder=starter_model) as model:
+        run = run_cli(capsys, "compare", "--repo", str(repo.path), "--base", "main",
+                      "--base-url", model.base_url, "--color", "never")
+
+    assert run.code == 0, run.out + run.err
+    assert "promptreview: PASS" in run.out
+    # The cache and reports written into .promptreview/ never show up as changed files.
+    git = ["git", "-C", str(repo.path)]
+    assert subprocess.run([*git, "check-ignore", "-q", ".promptreview/cache.sqlite"]).returncode == 0
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout.splitlines() == [" M prompts/example.md.j2"]
+
+
+def test_init_appends_to_an_existing_gitignore_once(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    repo = RepoBuilder.init(tmp_path / "repo")
+    (repo.path / ".gitignore").write_text("node_modules/")
+
+    first = run_cli(capsys, "init", "--repo", str(repo.path))
+    second = run_cli(capsys, "init", "--repo", str(repo.path))
+
+    assert "updated  .gitignore (ignores .promptreview/)" in first.out
+    assert "kept     .gitignore (already ignores .promptreview/)" in second.out
+    expected = "node_modules/\n# promptreview's cache and reports\n.promptreview/\n"
+    assert (repo.path / ".gitignore").read_text() == expected
+
+
+def test_the_workflow_init_writes_does_not_ask_to_be_copied_where_it_already_is(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = RepoBuilder.init(tmp_path / "repo")
+    run_cli(capsys, "init", "--repo", str(repo.path))
+
+    workflow = (repo.path / ".github" / "workflows" / "promptreview.yml").read_text()
+
+    assert "Copy to" not in workflow
+    checkout = [line for line in workflow.splitlines() if "actions/checkout" in line]
+    assert checkout and "fetch-depth" not in workflow  # the shallow default is enough: say so, do so
+    assert "with: {fetch-depth: 0}" not in README.read_text(encoding="utf-8")  # the README's example agrees

@@ -19,7 +19,7 @@ def test_init_writes_a_starter_that_validates(tmp_path: Path, capsys: pytest.Cap
 
     out = capsys.readouterr().out
     assert "wrote    promptreview.yml" in out
-    assert "1 suite(s), 2 case(s) checked from promptreview.yml: ok" in out
+    assert "1 suite(s), 8 case(s) checked from promptreview.yml: ok" in out
     workflow = yaml.safe_load((tmp_path / ".github/workflows/promptreview.yml").read_text("utf-8"))
     assert workflow["permissions"]["pull-requests"] == "write"
     assert set(workflow[True]) == {"pull_request", "issue_comment"}  # YAML 1.1 reads `on:` as True
