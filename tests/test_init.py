@@ -34,3 +34,9 @@ def test_init_keeps_existing_files_unless_forced(tmp_path: Path, capsys: pytest.
 
     main(["init", "--repo", str(tmp_path), "--force"])
     assert "suites:" in (tmp_path / "promptreview.yml").read_text("utf-8")
+
+
+def test_init_outside_git_says_to_git_init_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--repo", str(tmp_path)]) == 0
+
+    assert "0. `git init -b main` first" in capsys.readouterr().out

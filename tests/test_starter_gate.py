@@ -53,7 +53,8 @@ def _rates(draw: Draw, n: int, margin: float | None, rubric_min: int, seed: int 
             PairedMetric("pass rate", "binary", b_pass, h_pass),
             PairedMetric("contains", "binary", tuple(r[0] for r in rows), tuple(r[1] for r in rows)),
             PairedMetric("max-length", "binary", (1.0,) * n, (1.0,) * n),
-            PairedMetric("rubric", "grade5", tuple(float(r[2]) for r in rows), tuple(float(r[3]) for r in rows)),
+            PairedMetric("rubric", "grade5", tuple(float(r[2]) for r in rows),
+                         tuple(float(r[3]) for r in rows)),
             PairedMetric("which is better", "pairwise", (0.0,) * n, tuple(r[4] for r in rows)),
         )
         seen[decide([SuiteEvidence("example", metrics, n, 0, default_margin=margin)]).verdict] += 1

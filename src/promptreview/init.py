@@ -86,8 +86,10 @@ def write_starter(repo: Path, force: bool = False) -> list[str]:
     if written and _stage(repo, written):
         # The working tree is read through git's index only (never untracked or ignored files).
         lines.append(f"staged   {len(written)} file(s) with `git add`, so promptreview reads them")
+    lines.append("next:")
+    if not _in_git(repo):
+        lines.append("  0. `git init -b main` first: promptreview reads prompts and cases from git revisions")
     lines += [
-        "next:",
         "  1. edit the suite, then `promptreview validate`",
         "  2. commit the starter: `git add -A && git commit -m 'Add promptreview'`"
         " (compare reads the base from git)",
@@ -102,6 +104,16 @@ def _stage(repo: Path, paths: list[str]) -> bool:
 
     try:
         git(repo.resolve(), "add", "--", *paths)
+    except GitError:
+        return False
+    return True
+
+
+def _in_git(repo: Path) -> bool:
+    from promptreview.revision import GitError, git
+
+    try:
+        git(repo.resolve(), "rev-parse", "--git-dir")
     except GitError:
         return False
     return True
