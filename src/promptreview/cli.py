@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--html", metavar="PATH", help="write the full report as HTML here")
     cmp_.add_argument("--shard", metavar="I/N", help="run only slice I of N of the cases (merge later)")
     cmp_.add_argument("--all", action="store_true", help="run every suite, changed or not")
+    cmp_.add_argument("--prefer", action="append", metavar="CASE=head|base|tie",
+                      help="settle a case yourself: your verdict replaces the judge's (repeatable)")
     cmp_.add_argument(
         "--comment", action="store_true", help="print the PR comment Markdown instead of the terminal summary"
     )
@@ -240,10 +242,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from promptreview.review import review
 
     progress = _progress(sys.stderr.isatty())
-    result = review(Path(args.repo), args.base, args.head, _options(args, all_suites=args.all), progress)  # type: ignore[arg-type]
+    human = _prefer_flags(args.prefer)
+    opts = _options(args, all_suites=args.all, human_verdicts=human)
+    result = review(Path(args.repo), args.base, args.head, opts, progress)  # type: ignore[arg-type]
     if progress:
         progress.finish()
     return _emit(result, args, mode="compare")
+
+
+def _prefer_flags(items: list[str] | None) -> tuple[tuple[str, str, str], ...]:
+    from promptreview.errors import PromptReviewError
+
+    out = []
+    for item in items or ():
+        case, _, side = item.rpartition("=")
+        if not case or side not in ("head", "base", "tie"):
+            raise PromptReviewError(f"--prefer takes CASE=head, CASE=base or CASE=tie, not {item!r}")
+        out.append((case, side, "you (--prefer)"))
+    return tuple(out)
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from promptreview.review_result import ReviewResult, SuiteResult, Usage
 from promptreview.revision import Revision
 from promptreview.run import plan_calls, run_calls
 from promptreview.score import score_suite
+from promptreview.settle import look_note, settle, verdicts_for, worth_a_look
 from promptreview.summarize import case_values, classify, summarize
 from promptreview.verdict import SuiteEvidence, decide
 
@@ -60,6 +61,8 @@ class ReviewOptions:
     pr_number: int | None = None
     run_url: str | None = None
     diff_url: str | None = None
+    # People's verdicts (/prefer, /tie, compare --prefer): (CASE or SUITE:CASE, head|base|tie, who).
+    human_verdicts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,9 @@ async def _evaluate(
         )
         del slots  # the requests are answered: their memory is not needed for scoring
         llm = _CountingJudge(client, tick_judge)
-        outcomes = await asyncio.gather(*(_evaluate_suite(p, answers, llm, base, single) for p in prepared))
+        outcomes = await asyncio.gather(
+            *(_evaluate_suite(p, answers, llm, base, single, options.human_verdicts) for p in prepared)
+        )
         suites = [o[0] for o in outcomes]
         evidence = [o[1] for o in outcomes]
         # Coverage of production inputs and the judge's agreement with human labels (never gate).
@@ -296,6 +301,7 @@ async def _evaluate_suite(
     llm: _CountingJudge,
     base: Revision,
     single: bool,
+    human: Sequence[tuple[str, str, str]] = (),
 ) -> tuple[SuiteResult, SuiteEvidence]:
     """Score, judge and summarize one suite (suites run concurrently: their judge calls overlap)."""
     if p.error is not None or p.plan.status == "removed" or not p.versions():
@@ -305,6 +311,8 @@ async def _evaluate_suite(
     delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
     scored = await score_suite(p, answers, llm, base.read, delimiter, width=llm.width)
     comparisons = await _compare(p, scored, llm.complete, delimiter, llm.width)
+    # People's verdicts replace the judge's for the cases they settled (/prefer, /tie).
+    comparisons, settled = settle(comparisons, verdicts_for(p.name, human))
     summaries, pairwise, evidence = summarize(
         p.name,
         comparisons,
@@ -313,7 +321,11 @@ async def _evaluate_suite(
         p.plan.suite.compare and not single,
         single_revision=single,
     )
-    return _suite_result(p, comparisons, summaries, pairwise), evidence
+    result = _suite_result(p, comparisons, summaries, pairwise)
+    unsettled = [c for c in comparisons if c.case_id not in {v.case_id for v in settled}]
+    look = look_note(worth_a_look(unsettled, p.metrics))
+    notes = (*result.notes, look) if look and not single else result.notes
+    return replace(result, settled=settled, notes=notes), evidence
 
 
 class _CountingJudge:

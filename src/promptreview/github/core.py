@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from promptreview.errors import PromptReviewError
 from promptreview.github.api import GitHubApi, GitHubError
-from promptreview.github.event import Ignored, RecheckRequest, RerunCommand, ReviewRequest, Trigger
+from promptreview.github.event import (
+    Ignored,
+    PreferCommand,
+    RecheckRequest,
+    RerunCommand,
+    ReviewRequest,
+    Trigger,
+)
 from promptreview.github.publish import (
     Outcome,
     Publisher,
@@ -195,7 +202,7 @@ class _Core:
         if api is None:
             return Finished(None, usage=True)
         self.api = api
-        if isinstance(trigger, RerunCommand):
+        if isinstance(trigger, RerunCommand | PreferCommand):
             request: ReviewRequest | Summary = self._rerun(trigger)
         elif isinstance(trigger, RecheckRequest):
             request = self._recheck(trigger)
@@ -206,16 +213,24 @@ class _Core:
         return self._review(request)
 
     # -- /rerun ------------------------------------------------------------------------------------------
-    def _rerun(self, command: RerunCommand) -> ReviewRequest | Summary:
-        """React, check the commenter's rights, and pin the PR's head as it is right now."""
+    def _rerun(self, command: RerunCommand | PreferCommand) -> ReviewRequest | Summary:
+        """React, check the commenter's rights, and pin the PR's head as it is right now.
+
+        ``/prefer`` and ``/tie`` follow the same path: the review they start reads every verdict
+        people gave on the PR (``github/prefer.py``) and recomputes with cached answers.
+        """
+        from promptreview.github import prefer
+
         react(self.api, command.pr_number, command.comment_id, STARTED, self.log)
         decision = authorize(self.api, command.commenter)
+        name = "/rerun" if isinstance(command, RerunCommand) else "/prefer"
         if not decision.allowed:
-            self.log.notice(f"/rerun denied: {decision.reason}.")
+            self.log.notice(f"{name} denied: {decision.reason}.")
             react(self.api, command.pr_number, command.comment_id, FAILED, self.log)
-            reply(self.api, command.pr_number, denial_reply(DENIED_MARKER), self.log)
+            body = denial_reply(DENIED_MARKER) if name == "/rerun" else prefer.denial_reply()
+            reply(self.api, command.pr_number, body, self.log)
             return SKIPPED
-        self.log.info(f"/rerun requested by {command.commenter} ({decision.reason}).")
+        self.log.info(f"{name} requested by {command.commenter} ({decision.reason}).")
         try:
             pull = self.api.get_pull(command.pr_number)
         except GitHubError as exc:
@@ -230,8 +245,8 @@ class _Core:
             requested_by=command.commenter,
             trigger="rerun",
             head_repo=pull.head_repo,
-            fresh=command.fresh,
-            only_suite=command.only_suite,
+            fresh=getattr(command, "fresh", False),
+            only_suite=getattr(command, "only_suite", None),
             comment_id=command.comment_id,
             html_url=pull.html_url or command.html_url,
         )
@@ -304,6 +319,9 @@ class _Core:
             f"Reviewing pull request #{request.pr_number}: base {request.base_sha[:12]} -> "
             f"head {request.head_sha[:12]}."
         )
+        from promptreview.github.prefer import gather
+
+        self.settled = gather(self.api, request.pr_number, self.log)
         try:
             self.repo_dir = self.door.fetch([request.base_sha, request.head_sha], request.pr_number)
             planned = self._plan(request)
@@ -358,6 +376,7 @@ class _Core:
             pr_number=request.pr_number,
             run_url=self.run_url,
             diff_url=f"{request.html_url}/files" if request.html_url else None,
+            human_verdicts=tuple((v.case, v.prefer, v.by) for v in getattr(self, "settled", ())),
         )
 
     def _run_review(self, request: ReviewRequest, planned: PlannedReview) -> ReviewResult:

@@ -27,6 +27,9 @@ from promptreview.errors import PromptReviewError
 PULL_REQUEST_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
 _RERUN = re.compile(r"^/rerun(?:[ \t]+(?P<args>.*?))?[ \t]*$")
 _SUITE_NAME = re.compile(r"^[^\s`<>]{1,200}$")
+_PREFER = re.compile(
+    r"^/(?:prefer[ \t]+(?P<side>head|base)|(?P<tie>tie))[ \t]+(?P<case>[^\s`<>]{1,200})[ \t]*$"
+)
 
 
 class EventError(PromptReviewError):
@@ -65,6 +68,19 @@ class RerunCommand:
 
 
 @dataclass(frozen=True)
+class PreferCommand:
+    """``/prefer head CASE``, ``/prefer base CASE`` or ``/tie CASE`` lines in one PR comment: a
+    person settling cases the judge could not. Same permission rule as ``/rerun``."""
+
+    repo: str
+    pr_number: int
+    comment_id: int
+    commenter: str
+    verdicts: tuple[tuple[str, str], ...]  # (case, head | base | tie), in comment order
+    html_url: str | None = None
+
+
+@dataclass(frozen=True)
 class RecheckRequest:
     """The Checks tab's Re-run button (``check_run`` / ``check_suite`` ``rerequested``; App only).
 
@@ -84,7 +100,7 @@ class Ignored:
     reason: str
 
 
-Trigger = ReviewRequest | RerunCommand | RecheckRequest | Ignored
+Trigger = ReviewRequest | RerunCommand | PreferCommand | RecheckRequest | Ignored
 
 
 def load_event(env: Mapping[str, str]) -> Trigger:
@@ -134,6 +150,20 @@ def parse_rerun(body: str) -> tuple[bool, str | None] | None:
     return fresh, (rest[0] if rest else None)
 
 
+def parse_prefer(body: str) -> tuple[tuple[str, str], ...]:
+    """Every ``/prefer head|base CASE`` and ``/tie CASE`` line of a comment: ``((case, side), ...)``.
+
+    ``CASE`` is a case id, or ``SUITE:CASE`` when two suites share an id. Other lines are ignored,
+    so a maintainer can explain the verdicts in the same comment.
+    """
+    out: list[tuple[str, str]] = []
+    for line in body.splitlines():
+        found = _PREFER.match(line.strip())
+        if found is not None:
+            out.append((found.group("case"), "tie" if found.group("tie") else found.group("side")))
+    return tuple(out)
+
+
 def is_bot(login: str, user_type: str | None) -> bool:
     """GitHub Apps comment as ``User.type == "Bot"`` with logins ending in ``[bot]``."""
     return user_type == "Bot" or login.lower().endswith("[bot]")
@@ -177,14 +207,19 @@ def _issue_comment(payload: Mapping[str, Any], repo: str) -> Trigger:
         return Ignored("the comment is on an issue, not a pull request")
     user = comment.get("user") or {}
     login = _login(user) or ""
-    command = parse_rerun(str(comment.get("body") or ""))
-    if command is None:
-        return Ignored("the comment is not a /rerun command")
+    body = str(comment.get("body") or "")
+    command = parse_rerun(body)
+    verdicts = parse_prefer(body) if command is None else ()
+    if command is None and not verdicts:
+        return Ignored("the comment is not a /rerun, /prefer or /tie command")
     if is_bot(login, user.get("type")):
-        return Ignored(f"/rerun by a bot ({login}) is ignored")
+        return Ignored(f"{'/rerun' if command else '/prefer'} by a bot ({login}) is ignored")
     number, comment_id = issue.get("number"), comment.get("id")
     if not isinstance(number, int) or not isinstance(comment_id, int):
         return Ignored("the issue_comment payload lacks the issue number or comment id")
+    html_url = (issue.get("pull_request") or {}).get("html_url") or issue.get("html_url")
+    if command is None:
+        return PreferCommand(repo, number, comment_id, login, verdicts, html_url)
     fresh, suite = command
     return RerunCommand(
         repo=repo,
