@@ -130,6 +130,16 @@ class Doc(HTMLParser):
         return rows
 
 
+def answer_cells(doc: Doc) -> list[Element]:
+    """The cells that hold model answers: raw-HTML tables (no tbody) under a Base/Head header."""
+    return [e for e in doc.elements if e.tag == "td" and e.ancestors[-2:] == ("table", "tr")]
+
+
+def cell(text: str) -> str:
+    """A suite-table cell's first line (the suite cell carries "N cases" below the name)."""
+    return text.split("\n")[0]
+
+
 MENTION = re.compile(r"(?<![\w`])@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9][\w-]*)?")
 ISSUE_REF = re.compile(r"(?<![\w&])#\d+")
 
@@ -206,17 +216,15 @@ def test_suite_table_has_one_row_per_suite_with_rates_interval_and_judge_tally()
     doc = Doc(gfm(render_comment(result)))
 
     rows = doc.table_rows(0)
-    assert rows[0] == ["Suite", "Cases", "Base pass rate", "Head pass rate", "Δ [95% bounds]",
-                       "Better: W / T / L", "Verdict"]
-    by_suite = {row[0]: row for row in rows[1:]}
+    assert rows[0] == ["Verdict", "Suite", "Pass rate, base → head", "Judge: head / tie / base", "Decided by"]
+    by_suite = {re.sub(r"\d+ cases$", "", row[1]): row for row in rows[1:]}
     assert set(by_suite) == {"support-answers", "classifier"}
     support = by_suite["support-answers"]
-    assert support[1] == "60"
-    assert support[2] == "95%" and support[3] == "58%"
-    assert re.fullmatch(r"−37 pts \[−\d+(\.\d)?, −\d+(\.\d)?\]", support[4]), support[4]
-    assert support[5] == "3 / 32 / 25"
-    assert support[6] == "❌ fail"
-    assert by_suite["classifier"][6] == "✅ pass"
+    assert support[1].endswith("60 cases")
+    assert re.fullmatch(r"95% → 58%−37 pts \[−\d+(\.\d)?, −\d+(\.\d)?\]", support[2]), support[2]
+    assert support[3] == "3 / 32 / 25"
+    assert support[0] == "❌\xa0fail"
+    assert by_suite["classifier"][0] == "✅\xa0pass"
 
 
 def test_new_and_removed_suites_are_marked_in_the_table_and_explained() -> None:
@@ -226,10 +234,10 @@ def test_new_and_removed_suites_are_marked_in_the_table_and_explained() -> None:
         SuiteWords("legacy", status="removed"),
     ])
     body = render_comment(result)
-    rows = {r[0]: r for r in Doc(gfm(body)).table_rows(0)[1:]}
+    rows = {re.sub(r"(\d+|—) cases$", "", r[1]): r for r in Doc(gfm(body)).table_rows(0)[1:]}
 
-    assert rows["greeting 🆕 new"][2] == "—" and rows["greeting 🆕 new"][3] == "100%"
-    assert rows["legacy 🗑️ removed"][1] == "—"
+    assert rows["greeting 🆕 new"][2] == "— → 100%"
+    assert rows["legacy 🗑️ removed"][1].endswith("— cases")
     assert "evaluated on head only" in body
     assert "it exists only in base, so nothing was evaluated" in body
 
@@ -255,8 +263,8 @@ def test_case_shows_link_metrics_judge_reason_and_both_answers_side_by_side() ->
     items = [li.text for li in doc.all("li")]
     assert "contains: pass → fail — missing 'refund policy'" in items
     assert "Judge: (A = base, B = head) Answer A cites the 30-day refund window; answer B omits it." in items
-    side_by_side = [t.text for t in doc.all("table") if t.text.startswith("BaseHeadBase answer 0")]
-    assert side_by_side and "Head answer 0" in side_by_side[0]
+    stacked = [t.text for t in doc.all("table") if t.text.startswith("Base answerBase answer 0")]
+    assert stacked and "Head answerHead answer 0" in stacked[0]
 
 
 def test_notes_gate_change_judge_consistency_errors_and_inconclusive_help() -> None:
@@ -353,8 +361,8 @@ def test_huge_review_is_trimmed_under_the_limit_keeping_the_table() -> None:
     assert body.startswith(MARKER)
     doc = Doc(gfm(body))
     rows = doc.table_rows(0)
-    assert [r[0] for r in rows[1:]] == ["suite-0", "suite-1", "suite-2"]
-    assert all(len(r) == 7 for r in rows)
+    assert [cell(r[1]).removesuffix("90 cases") for r in rows[1:]] == ["suite-0", "suite-1", "suite-2"]
+    assert all(len(r) == 5 for r in rows)
     assert re.search(r"\d+ more cases in the full report", body)
     # Trimmed, but still regressions first: the first case shown in a suite is a regression.
     details = doc.all("details")[0].text
@@ -366,7 +374,7 @@ def test_tighter_limits_drop_cases_then_sections_but_never_the_table(limit: int)
     body = render_comment(huge_review(), max_chars=limit)
     assert len(body) <= limit
     rows = Doc(gfm(body)).table_rows(0)
-    assert len(rows) == 4 and rows[1][6] in ("❌ fail", "🟡 inconclusive")
+    assert len(rows) == 4 and rows[1][0] in ("❌\xa0fail", "🟡\xa0inconclusive")
     assert "full report" in body
 
 
@@ -383,8 +391,8 @@ def test_full_report_has_every_case_and_whole_answers() -> None:
     full = render_full(result)
     assert not full.startswith(MARKER)
     assert "more cases in the full report" not in full
-    pres = [e.text for e in Doc(gfm(full)).all("pre")]
-    assert len(pres) == 20 and min(len(p) for p in pres) >= 4990
+    answers = [e.text for e in answer_cells(Doc(gfm(full)))]
+    assert len(answers) == 20 and min(len(a) for a in answers) >= 4990
 
 
 def test_full_report_respects_the_step_summary_limit() -> None:
@@ -417,18 +425,18 @@ def test_hostile_answers_cannot_break_out_ping_forge_or_inject() -> None:
 
     # The suite table still has exactly its two rows, with the hostile suite name in one cell.
     rows = doc.table_rows(0)
-    assert len(rows) == 3 and all(len(r) == 7 for r in rows)
-    assert rows[2][0].startswith("bad|name @\u2060octocat </details>")
+    assert len(rows) == 3 and all(len(r) == 5 for r in rows)
+    assert rows[2][1].startswith("bad|name @\u2060octocat </details>")
 
-    # Every answer stays inside its <pre>, inside its suite's <details>.
+    # Every answer stays inside its answer cell, inside its suite's <details>.
     assert len(doc.all("details")) == body.count("<details")
-    for pre in doc.all("pre"):
-        assert "details" in pre.ancestors
+    cells = answer_cells(doc)
+    assert cells and all("details" in c.ancestors for c in cells)
     sentinel = [(t, where) for t, where in doc.texts if "ANSWER-SENTINEL" in t]
-    assert sentinel and all("pre" in where and "details" in where for _, where in sentinel)
-    attack_pre = next(p for p in doc.all("pre") if "ANSWER-SENTINEL" in p.text)
-    assert "<img src=x onerror=alert(1)>" in attack_pre.text  # shown as text, not rendered
-    assert "\u202e" not in attack_pre.text and "\u200b" not in attack_pre.text
+    assert sentinel and all("td" in where and "details" in where for _, where in sentinel)
+    attack = next(c for c in cells if "ANSWER-SENTINEL" in c.text)
+    assert "<img src=x onerror=alert(1)>" in attack.text  # shown as text, not rendered
+    assert "\u202e" not in attack.text and "\u200b" not in attack.text
 
 
 def test_hostile_text_in_ids_reasons_and_file_names_is_escaped() -> None:
@@ -561,7 +569,7 @@ def test_html_page_is_standalone_and_carries_no_active_content() -> None:
     assert SECRET not in page
     doc = Doc(page)
     assert doc.all("style") and len(doc.table_rows(0)) == 3
-    shown = [p.text for p in doc.all("pre") if "ANSWER-SENTINEL" in p.text]
+    shown = [c.text for c in answer_cells(doc) if "ANSWER-SENTINEL" in c.text]
     assert shown and all("<img src=x onerror=alert(1)>" in text for text in shown)
 
 
@@ -589,6 +597,28 @@ def test_terminal_shows_verdict_aligned_table_regressions_and_usage() -> None:
     assert "Top regressions (5 of 25):" in text and "support-answers-case-005" in text
     assert lines[-1].startswith("Usage: 560 calls")
     assert "\x1b" not in text
+
+
+LONG_SUITES = [
+    "prompts/actions/summarize-the-incoming-issue-and-suggest-labels.prompt.yml",
+    "prompts/actions/summarize-the-incoming-issue-and-suggest-owners.prompt.yml",
+]
+
+
+@pytest.mark.parametrize("width", [80, 120, 240])
+def test_terminal_fits_suite_names_to_the_width_and_keeps_them_apart(width: int) -> None:
+    result = build_review([SuiteWords(name, cases=12) for name in LONG_SUITES])
+    text = render_terminal(result, width=width)
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("Suite "))
+    table = lines[header:header + 3]
+    names = [line.split("  ")[0].strip() for line in table[1:]]
+    assert len(set(names)) == 2 and "more chars" not in text
+    assert all(len(line) <= width for line in table), table
+    if width >= 240:
+        assert names == LONG_SUITES  # room for the whole path
+    else:
+        assert names[0].endswith("labels") and names[1].endswith("owners"), names
 
 
 def test_terminal_colour_is_optional_and_untrusted_escapes_are_removed() -> None:

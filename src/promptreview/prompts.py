@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from promptreview.errors import ConfigError, Location
@@ -121,7 +122,7 @@ def parse_gh_models(text: str, path: str) -> Prompt:
     raw_tests = data.get("testData") or []
     if not isinstance(raw_tests, list):
         raise ConfigError("`testData` must be a list of mappings", loc("testData"))
-    cases = tuple(_gh_case(item, i, path, raw_tests) for i, item in enumerate(raw_tests))
+    cases = _unique_ids(tuple(_gh_case(item, i, path, raw_tests) for i, item in enumerate(raw_tests)))
     raw_evals = data.get("evaluators") or []
     if not isinstance(raw_evals, list):
         raise ConfigError("`evaluators` must be a list", loc("evaluators"))
@@ -205,12 +206,23 @@ def _gh_case(item: Any, i: int, path: str, parent: Any) -> Case:
     if not isinstance(item, Mapping):
         raise ConfigError("each testData item must be a mapping of variables", where)
     expected = item.get("expected")
+    # gh-models rows often carry a `name`: a reviewer recognises "double-charge", not "#3".
+    given = next((item[k] for k in ("id", "name") if item.get(k) not in (None, "")), None)
     return Case(
-        id=str(item["id"]) if "id" in item and item["id"] is not None else f"#{i + 1}",
+        id=str(given) if given is not None and not isinstance(given, (dict, list)) else f"#{i + 1}",
         vars=dict(item),
         expected=None if expected is None else str(expected),
         location=where,
     )
+
+
+def _unique_ids(cases: tuple[Case, ...]) -> tuple[Case, ...]:
+    """Cases pair up between base and head by id, so a `name` shared by two rows falls back to
+    the row number for both (``#4``), which stays unambiguous."""
+    counts: dict[str, int] = {}
+    for c in cases:
+        counts[c.id] = counts.get(c.id, 0) + 1
+    return tuple(c if counts[c.id] == 1 else replace(c, id=f"#{i + 1}") for i, c in enumerate(cases))
 
 
 def _gh_evaluators(raw: list[Any], path: str) -> tuple[MetricSpec, ...]:

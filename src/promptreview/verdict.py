@@ -219,6 +219,7 @@ class SuiteVerdict:
     metrics: tuple[MetricVerdict, ...]
     certifiable_margin: float | None
     cases_needed: int | None
+    deciding: str | None = None  # the metric the verdict turned on (None: errors, must-pass, floors)
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ class ReviewVerdict:
     conclusion: Conclusion
     reason: str
     suites: tuple[SuiteVerdict, ...]
+    family_size: int = 0  # gated tests Holm's adjustment ran over (the report says so)
 
 
 def decide(suites: Sequence[SuiteEvidence], confidence: float = 0.95) -> ReviewVerdict:
@@ -260,7 +262,7 @@ def decide(suites: Sequence[SuiteEvidence], confidence: float = 0.95) -> ReviewV
             if not suite.head_only
         )
         verdicts.append(_decide_suite(suite, metric_verdicts, confidence, family_size))
-    return _combine(tuple(verdicts))
+    return replace(_combine(tuple(verdicts)), family_size=family_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,7 +349,11 @@ def _decide_suite(
     suite: SuiteEvidence, metrics: tuple[MetricVerdict, ...], confidence: float, family_size: int
 ) -> SuiteVerdict:
     def verdict(
-        kind: Verdict, reason: str, certifiable: float | None = None, needed: int | None = None
+        kind: Verdict,
+        reason: str,
+        certifiable: float | None = None,
+        needed: int | None = None,
+        deciding: str | None = None,
     ) -> SuiteVerdict:
         conclusion: Conclusion = {
             "pass": "success",
@@ -355,7 +361,9 @@ def _decide_suite(
             "error": "neutral",
             "inconclusive": _CONCLUSION_OF_INCONCLUSIVE[suite.on_inconclusive],
         }[kind]
-        return SuiteVerdict(suite.suite, kind, conclusion, _sentence(reason), metrics, certifiable, needed)
+        return SuiteVerdict(
+            suite.suite, kind, conclusion, _sentence(reason), metrics, certifiable, needed, deciding
+        )
 
     if suite.error is not None:
         return verdict("error", f"the suite could not run: {suite.error}")
@@ -403,7 +411,7 @@ def _decide_suite(
     gated = [m for m in metrics if m.gated]
     worse = sorted((m for m in gated if m.status == "worse"), key=lambda m: m.adjusted_p)
     if worse:
-        return verdict("fail", _worse_reason(worse, confidence, family_size))
+        return verdict("fail", _worse_reason(worse, confidence, family_size), deciding=worse[0].name)
     if floor_reason is not None:
         return verdict(*floor_reason)
 
@@ -413,10 +421,10 @@ def _decide_suite(
         if v.gated and v.status not in ("better", "same")
     ]
     if not blocking:
-        return verdict("pass", _pass_reason(gated, confidence))
+        return verdict("pass", _pass_reason(gated, confidence), deciding=_tightest(gated))
     noted = [v for v, _ in blocking if v.note is not None]
     if noted:
-        return verdict("inconclusive", f"can't tell: {noted[0].note}")
+        return verdict("inconclusive", f"can't tell: {noted[0].note}", deciding=noted[0].name)
     return _inconclusive(blocking, confidence, verdict)
 
 
@@ -447,10 +455,13 @@ def _inconclusive(
     ]
     binding, needed = max(needs, key=lambda pair: math.inf if pair[1] is None else pair[1])
     bound = binding.bound
+
+    def says(reason: str, certifiable: float | None, needed: int | None) -> SuiteVerdict:
+        return verdict("inconclusive", reason, certifiable, needed, binding.name)
+
     certifiable = max(0.0, -bound.lower) if math.isfinite(bound.lower) else None
     if bound.n < MIN_CASES:
-        return verdict(
-            "inconclusive",
+        return says(
             f"can't tell yet: only {bound.n} case{'s' if bound.n != 1 else ''} ran on both versions for "
             f"`{binding.name}`, and at least {MIN_CASES} are needed to certify a margin",
             certifiable,
@@ -458,8 +469,7 @@ def _inconclusive(
         )
     asks = _magnitude(binding.kind, binding.margin)
     if needed is None:
-        return verdict(
-            "inconclusive",
+        return says(
             f"can't tell yet: {_quantity(binding)} looks {_direction(bound.estimate)} by "
             f"{_magnitude(binding.kind, abs(bound.estimate))}, at or beyond the {asks} margin but not "
             "significantly worse; more cases would not certify the margin unless that gap closes",
@@ -467,9 +477,8 @@ def _inconclusive(
             None,
         )
     if certifiable is None:
-        return verdict("inconclusive", f"can't tell yet: `{binding.name}` has no finite bound", None, needed)
-    return verdict(
-        "inconclusive",
+        return says(f"can't tell yet: `{binding.name}` has no finite bound", None, needed)
+    return says(
         f"can't tell yet: on `{binding.name}` the data certify a margin of "
         f"{_magnitude(binding.kind, certifiable)}, the gate asks {asks}; about {needed} cases would do "
         f"(this run had {bound.n})",
@@ -585,6 +594,13 @@ def _pass_reason(gated: list[MetricVerdict], confidence: float) -> str:
         f"{_level(confidence)} lower bound of {_signed(tightest.kind, tightest.bound.lower)} against an "
         f"allowed {_signed(tightest.kind, -tightest.margin)}"
     )
+
+
+def _tightest(gated: list[MetricVerdict]) -> str | None:
+    """The gated metric closest to its margin: what a passing suite's row shows."""
+    if not gated:
+        return None
+    return min(gated, key=lambda m: (m.bound.lower + m.margin) / m.margin).name
 
 
 def _quantity(metric: MetricVerdict) -> str:

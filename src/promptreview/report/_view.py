@@ -29,6 +29,8 @@ from promptreview.verdict import MetricVerdict
 
 VERDICT_EMOJI = {"pass": "✅", "fail": "❌", "inconclusive": "🟡", "error": "🛑"}
 MINUS = "−"
+NO_VALUE = Markup("—")
+EMPTY = Markup("")
 
 # How an error kind reads after "N answers ..." (see models.types.ErrorKind).
 ERROR_PHRASES = {
@@ -69,30 +71,39 @@ def percent(rate: float | None) -> Markup:
     return ours(f"{rate * 100:.0f}%")
 
 
+UNITS = {"binary": " pts", "pairwise": " pts", "grade5": " of 5", "graded": ""}
+
+
 def signed(value: float, kind: str, unit: bool = True) -> str:
-    """A signed effect in the metric's unit: points of rate/score, or grade points on 1-5."""
+    """A signed effect in the metric's unit: points of a rate (``+60 pts``), grade points on the
+    1-5 scale (``−0.60 of 5``) or a 0-1 score (``−0.50``, the same scale its values are shown in)."""
     if math.isinf(value):
         return f"{MINUS if value < 0 else '+'}∞"
     if math.isnan(value):
         return "?"
-    if kind == "grade5":
+    if kind in ("grade5", "graded"):
         text = f"{abs(value):.2f}"
-        suffix = ""
     else:
         points = abs(value) * 100
         text = f"{points:.0f}" if points >= 9.95 or points == 0 else f"{points:.1f}".removesuffix(".0")
-        suffix = " pts" if unit else ""
+    suffix = UNITS.get(kind, " pts") if unit else ""
     sign = MINUS if value < 0 and text.strip("0.") else ("+" if text.strip("0.") else "")
     return f"{sign}{text}{suffix}"
 
 
 def effect(verdict: MetricVerdict | None) -> Markup:
-    """``−12 pts [−20, −4]``: the estimate with its one-sided 95% bounds."""
+    """``−12 pts [−20, −4]``: the estimate with its one-sided 95% lower and upper bounds."""
     if verdict is None:
         return ours("—")
     b = verdict.bound
     est = signed(b.estimate, verdict.kind)
     return ours(f"{est} [{signed(b.lower, verdict.kind, False)}, {signed(b.upper, verdict.kind, False)}]")
+
+
+def bounds(verdict: MetricVerdict) -> Markup:
+    """``[−20, −4]``: the one-sided 95% lower and upper bounds, in the estimate's unit."""
+    b = verdict.bound
+    return ours(f"[{signed(b.lower, verdict.kind, False)}, {signed(b.upper, verdict.kind, False)}]")
 
 
 def magnitude(value: float, kind: str) -> str:
@@ -128,6 +139,54 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 # --- suites -------------------------------------------------------------------------------------
 
+SHORT_NAME = 40  # characters: a suite column that leaves the rest of an 880 px row readable
+_PROMPT_SUFFIXES = (".prompt.yml", ".prompt.yaml")
+
+
+def short_names(names: Sequence[str], limit: int = SHORT_NAME) -> dict[str, str]:
+    """A short name per suite that is still unique among ``names`` (the table's suite column).
+
+    GitHub Models suites are named by their file path (``prompts/support/triage.prompt.yml``);
+    the table shows the file's stem (``triage``) and adds parent folders only where two stems
+    collide. A name still longer than ``limit`` keeps the start of its stem (and the middle of a
+    long folder name goes), and any clash left falls back to the full name. The full name stays
+    in each suite's section.
+    """
+    def candidate(name: str, depth: int) -> str:
+        if not name.endswith(_PROMPT_SUFFIXES):
+            return name
+        parts = name.removesuffix(next(x for x in _PROMPT_SUFFIXES if name.endswith(x))).split("/")
+        return "/".join(parts[-depth:])
+
+    def middle(text: str, room: int) -> str:
+        if len(text) <= room:
+            return text
+        keep = max(2, room - 1)
+        return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2:]
+
+    def start(text: str, room: int) -> str:
+        return text if len(text) <= room else text[: max(1, room - 1)] + "…"
+
+    def clipped(name: str) -> str:
+        if len(name) <= limit or "/" not in name:
+            return start(name, limit)
+        first, *rest = name.split("/")  # the folder that tells them apart, and the stem
+        head = middle(first, limit // 2) + ("/…/" if len(rest) > 1 else "/")
+        return head + start(rest[-1], limit - len(head))
+
+    unique = list(dict.fromkeys(names))
+    depth = dict.fromkeys(unique, 1)
+    for _ in range(8):
+        shown = {n: candidate(n, depth[n]) for n in unique}
+        clashes = {n for n in unique if sum(1 for m in unique if shown[m] == shown[n]) > 1}
+        if not clashes:
+            break
+        for n in clashes:
+            depth[n] += 1
+    out = {n: clipped(candidate(n, depth[n])) for n in unique}
+    return {n: (n if sum(1 for m in unique if out[m] == out[n]) > 1 else out[n]) for n in unique}
+
+
 
 @dataclass(frozen=True)
 class MetricRow:
@@ -137,6 +196,23 @@ class MetricRow:
     head: Markup
     effect: Markup
     status: str
+    margin: Markup = NO_VALUE
+
+
+STATUS_WORDS = {
+    "better": "better",
+    "same": "within margin",
+    "worse": "significantly worse",
+    "unclear": "can't tell yet",
+}
+
+
+def status_words(v: MetricVerdict) -> str:
+    """The status in words, with the adjusted p-value where it decided "worse"."""
+    words = STATUS_WORDS.get(v.status, v.status)
+    if v.status == "worse":
+        words += f" (p = {v.adjusted_p:.2g}{', adjusted' if v.gated else ''})"
+    return words
 
 
 @dataclass(frozen=True)
@@ -164,9 +240,12 @@ def label_rows(suite: SuiteResult) -> tuple[LabelRow, ...]:
 
 @dataclass(frozen=True)
 class SuiteRow:
-    """One line of the suite table; every field is safe except ``name``."""
+    """One line of the suite table; every field is safe except ``name``, ``short`` and
+    ``deciding``. ``deciding`` names the metric that decided the verdict (the one that failed, or
+    holds an inconclusive suite back, or the tightest of a passing one), ``decided`` its change."""
 
     name: str
+    short: str
     status: str  # modified | added | removed | unchanged
     verdict: str
     emoji: str
@@ -175,15 +254,20 @@ class SuiteRow:
     head: Markup
     effect: Markup
     better: Markup
+    deciding: str | None = None
+    decided: Markup = EMPTY
+    decided_estimate: Markup = EMPTY
 
 
-def suite_row(suite: SuiteResult) -> SuiteRow:
+def suite_row(suite: SuiteResult, short: str | None = None) -> SuiteRow:
     verdict = suite.verdict.verdict if suite.verdict else "error"
     headline = _headline_summary(suite.metrics)
     errors = sum(1 for c in suite.cases if c.change == "error")
     cases = f"{suite.cases_total:,}" + (f" ({errors:,} err)" if errors else "")
+    deciding = deciding_verdict(suite)
     return SuiteRow(
         name=suite.name,
+        short=short or suite.name,
         status=suite.status,
         verdict=verdict,
         emoji=VERDICT_EMOJI.get(verdict, "❔"),
@@ -192,7 +276,18 @@ def suite_row(suite: SuiteResult) -> SuiteRow:
         head=_rate(headline, "head"),
         effect=effect(headline_verdict(suite)),
         better=_wins_ties_losses(suite),
+        deciding=deciding.name if deciding else None,
+        decided=bounds(deciding) if deciding else ours(""),
+        decided_estimate=ours(signed(deciding.bound.estimate, deciding.kind)) if deciding else ours(""),
     )
+
+
+def deciding_verdict(suite: SuiteResult) -> MetricVerdict | None:
+    """The metric the verdict turned on, as the verdict stage named it (None when no metric did:
+    errors, must-pass cases, floors, new or removed prompts)."""
+    v = suite.verdict
+    name = getattr(v, "deciding", None) if v else None
+    return next((m for m in v.metrics if m.name == name), None) if v and name else None
 
 
 def _headline_summary(metrics: Sequence[MetricSummary]) -> MetricSummary | None:
@@ -221,23 +316,41 @@ def _wins_ties_losses(suite: SuiteResult) -> Markup:
 
 
 def metric_rows(suite: SuiteResult) -> tuple[MetricRow, ...]:
-    """Every metric of a suite with its bound and status (pairwise last, as the table's W/T/L says)."""
+    """Every metric of a suite with its bound and status (pairwise last, as the table's W/T/L says).
+
+    A suite with one gated metric tests only its pass rate (they are the same numbers), so that
+    metric's row shows the pass rate's change and status rather than dashes.
+    """
     verdicts = {m.name: m for m in suite.verdict.metrics} if suite.verdict else {}
-    rows = [
-        MetricRow(
+    rows = []
+    for m in suite.metrics:
+        v = verdicts.get(m.name)
+        status = status_words(v) if v else ("reported" if not m.gate else "—")
+        if v is None and m.gate and m.name != PASS_RATE and PASS_RATE in verdicts:
+            v = verdicts[PASS_RATE]
+            status = f"{status_words(v)}: same cases as the pass rate"
+        rows.append(MetricRow(
             name=m.name,
             gated=m.gate,
             base=_summary_value(m, "base"),
             head=_summary_value(m, "head"),
-            effect=effect(verdicts.get(m.name)),
-            status=verdicts[m.name].status if m.name in verdicts else ("reported" if not m.gate else "—"),
-        )
-        for m in suite.metrics
-    ]
+            effect=effect(v) if v and v.kind == _display_kind(m) else ours("—"),
+            status=status,
+            margin=_margin(v) if v and v.gated else ours("—"),
+        ))
     if PAIRWISE in verdicts:
         v = verdicts[PAIRWISE]
-        rows.append(MetricRow(PAIRWISE, v.gated, ours("—"), _wins_ties_losses(suite), effect(v), v.status))
+        rows.append(MetricRow(PAIRWISE, v.gated, ours(""), _wins_ties_losses(suite), effect(v),
+                              status_words(v), _margin(v) if v.gated else ours("—")))
     return tuple(rows)
+
+
+def _margin(v: MetricVerdict) -> Markup:
+    return ours(f"{MINUS}{magnitude(v.margin, v.kind)}")
+
+
+def _display_kind(m: MetricSummary) -> str:
+    return "binary" if m.name == PASS_RATE else m.kind
 
 
 def _summary_value(m: MetricSummary, side: str) -> Markup:
@@ -246,7 +359,7 @@ def _summary_value(m: MetricSummary, side: str) -> Markup:
     if m.kind == "grade5" and grade is None and rate is not None and rate > 1:
         grade = rate  # head-only suites carry the mean grade itself in the rate field
     if m.kind == "grade5" and grade is not None:
-        return ours(f"{grade:.2f} / 5")
+        return ours(f"{grade:.2f} of 5")
     if m.kind in ("graded", "signal") and rate is not None:
         return ours(f"{rate:.2f}")
     return percent(rate)
@@ -409,6 +522,7 @@ class CaseCard:
     base_answer: str | None
     head_answer: str | None
     sample_note: Markup
+    paired: bool = True  # the suite has a base version (show base's answer, or that it had none)
 
 
 def ordered_cases(suite: SuiteResult) -> tuple[tuple[CaseComparison, ...], tuple[CaseComparison, ...]]:
@@ -461,6 +575,7 @@ def case_card(result: ReviewResult, suite: SuiteResult, case: CaseComparison) ->
         base_answer=base_text,
         head_answer=head_text,
         sample_note=ours(f"sample 1 of {samples}" if samples > 1 else ""),
+        paired=not head_only,
     )
 
 

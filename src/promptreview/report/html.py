@@ -29,10 +29,10 @@ MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "md_in_html")
 
 _ALLOWED_TAGS = frozenset({
     "a", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "summary", "sup", "table", "tbody",
-    "td", "th", "thead", "tr", "ul",
+    "h6", "hr", "i", "ins", "li", "ol", "p", "pre", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "th", "thead", "tr", "ul", "wbr",
 })
-_VOID_TAGS = frozenset({"br", "hr"})
+_VOID_TAGS = frozenset({"br", "hr", "wbr"})
 # Elements whose content must not survive either (it is code or styling, not text).
 _DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript",
                                 "svg", "math", "textarea", "title", "xmp", "noembed", "noframes"})

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from promptreview import __version__
 from promptreview.report import _view as view
 from promptreview.report._templates import template_environment
+from promptreview.report.answers import answer_cell, word_diff
 from promptreview.report.sanitize import (
     html_text,
     md_code,
@@ -35,7 +36,6 @@ from promptreview.review_result import ReviewResult, SuiteResult
 DEFAULT_MARKER = "<!-- promptreview:sticky -->"
 COMMENT_LIMIT = 65_536  # characters, GitHub's limit for an issue comment body
 STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes, GitHub's limit for one step's summary
-SIDE_BY_SIDE_WIDTH = 72  # characters per answer line when two answers share the page width
 MAX_CHANGED_FILES = 20
 MAX_UNAFFECTED = 12
 
@@ -235,6 +235,7 @@ class SuiteSection:
 def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[str, Any]:
     verdict = result.verdict.verdict
     changes = view.change_lines(result)
+    short = view.short_names([s.name for s in result.suites])
     return {
         "secrets": options.secrets,
         "html_mode": options.html_mode,
@@ -243,8 +244,9 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "emoji": view.VERDICT_EMOJI.get(verdict, "❔"),
         "reason": result.verdict.reason,
         "review_notes": result.notes,
+        "family_size": result.verdict.family_size,
         "shard": result.shard,
-        "rows": tuple(view.suite_row(s) for s in result.suites),
+        "rows": tuple(view.suite_row(s, short[s.name]) for s in result.suites),
         "unaffected": result.unaffected[:MAX_UNAFFECTED],
         "unaffected_more": max(0, len(result.unaffected) - MAX_UNAFFECTED),
         "extras": detail.extras,
@@ -254,7 +256,6 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "sections": tuple(_section(result, s, detail) for s in result.suites if _shows_details(s, detail)),
         "hidden_details": sum(1 for s in result.suites if not _shows_details(s, detail)),
         "answer_chars": detail.answer_chars,
-        "wrap": SIDE_BY_SIDE_WIDTH,
         "usage": view.usage_rows(result),
         "usage_notes": view.usage_notes(result),
         "total_cost": view.total_cost(result),
@@ -329,7 +330,8 @@ def markdown_environment() -> Environment:
     only choose a different safe form (code, raw-HTML text, ``<pre>`` content).
     """
     filters = {"md": _filter(md_text), "code": _filter(md_code), "prose": _filter(md_prose),
-               "html": _filter(html_text), "pre": _pre_filter, "url": _url_markup}
+               "html": _filter(html_text), "pre": _pre_filter, "url": _url_markup,
+               "answer": _filter(answer_cell), "diff": _diff_filter}
     return template_environment(_finalize, filters)
 
 
@@ -353,6 +355,12 @@ def _filter(render: Callable[..., Markup]) -> Callable[..., Markup]:
 @pass_context
 def _pre_filter(context: Context, value: object, limit: int | None = None, wrap: int | None = None) -> Markup:
     return pre_text(value, secrets=context.get("secrets", ()), limit=limit, wrap=wrap)
+
+
+@pass_context
+def _diff_filter(context: Context, base: object, head: object, limit: int | None = None) -> Markup:
+    """The word diff of two answers, or empty when two plain answers read better."""
+    return word_diff(base, head, secrets=context.get("secrets", ()), limit=limit) or Markup("")
 
 
 def _url_markup(value: str | None) -> Markup:

@@ -7,6 +7,7 @@ sequences, no workflow commands) and colour is only added when asked for.
 from __future__ import annotations
 
 import functools
+import shutil
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,7 +21,8 @@ from promptreview.report.sanitize import scrub, terminal_text
 from promptreview.review_result import ReviewResult
 
 TOP_REGRESSIONS = 5
-MAX_NAME = 32  # suite names wider than this are clipped so the table still fits a terminal
+MIN_NAME = 16  # a suite column narrower than this says too little; the line wraps instead
+DEFAULT_WIDTH = 100  # when the output is not a terminal (a pipe, an Actions log)
 
 _ANSI = {
     "bold": "1", "dim": "2", "pass": "1;32", "fail": "1;31", "inconclusive": "1;33", "error": "1;35",
@@ -29,9 +31,14 @@ _HEADER = ("Suite", "Cases", "Base", "Head", "Δ [95% bounds]", "W / T / L", "Ve
 _RIGHT_ALIGNED = {1, 2, 3}
 
 
-def render_terminal(result: ReviewResult, color: bool = False, *, secrets: Iterable[str] = ()) -> str:
-    """The review as a few lines of plain (optionally coloured) text."""
+def render_terminal(
+    result: ReviewResult, color: bool = False, *, secrets: Iterable[str] = (), width: int | None = None
+) -> str:
+    """The review as a few lines of plain (optionally coloured) text, its table fitted to ``width``
+    columns (the terminal's, by default)."""
     secrets = tuple(secrets)
+    if width is None:
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     regressions = [
         view.case_card(result, suite, case)
         for suite in result.suites
@@ -48,7 +55,7 @@ def render_terminal(result: ReviewResult, color: bool = False, *, secrets: Itera
         "head_label": result.head_label,
         "base_sha": view.short_sha(result.base_sha),
         "head_sha": view.short_sha(result.head_sha),
-        "table": _table(result, secrets, color),
+        "table": _table(result, secrets, color, width),
         "regressions": regressions[:TOP_REGRESSIONS],
         "regressions_total": len(regressions),
         "notes": [f"{s.name}: {n}" for s in result.suites for n in view.suite_notes(s)],
@@ -63,19 +70,34 @@ def render_terminal(result: ReviewResult, color: bool = False, *, secrets: Itera
     return scrub(text, secrets)
 
 
-def _table(result: ReviewResult, secrets: Sequence[str], color: bool) -> list[Markup]:
-    """Aligned rows; widths are measured on the sanitised text, before colour codes go in."""
+def _table(result: ReviewResult, secrets: Sequence[str], color: bool, width: int) -> list[Markup]:
+    """Aligned rows; widths are measured on the sanitised text, before colour codes go in.
+
+    The suite column gets whatever the other columns leave of ``width``. When the full names do
+    not fit, the short unique names of the PR comment are used (``triage`` for
+    ``prompts/triage.prompt.yml``), and only those still too long are clipped, in the middle.
+    """
     if not result.suites:
         return []
     rows = [list(_HEADER)]
     verdicts = [""]
+    short = view.short_names([s.name for s in result.suites], limit=10_000)
     for suite in result.suites:
         r = view.suite_row(suite)
-        name = terminal_text(r.name, secrets=secrets, limit=MAX_NAME)
-        if r.status in ("added", "removed"):
-            name += f" ({'new' if r.status == 'added' else 'removed'})"
-        rows.append([name, str(r.cases), str(r.base), str(r.head), str(r.effect), str(r.better), r.verdict])
+        rows.append(["", str(r.cases), str(r.base), str(r.head), str(r.effect), str(r.better), r.verdict])
         verdicts.append(r.verdict)
+    others = sum(max(len(row[i]) for row in rows) + 2 for i in range(1, len(_HEADER)))
+    room = max(MIN_NAME, width - others)
+
+    def label(status: str, name: str) -> str:
+        suffix = f" ({'new' if status == 'added' else 'removed'})" if status in ("added", "removed") else ""
+        return terminal_text(name, secrets=secrets) + suffix
+
+    full = [label(s.status, s.name) for s in result.suites]
+    if max(len(n) for n in full) > room:
+        full = [label(s.status, short[s.name]) for s in result.suites]
+    for row, name in zip(rows[1:], full, strict=True):
+        row[0] = _middle(name, room)
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     lines = []
     for index, (row, verdict) in enumerate(zip(rows, verdicts, strict=True)):
@@ -86,6 +108,14 @@ def _table(result: ReviewResult, secrets: Sequence[str], color: bool) -> list[Ma
         line = "  ".join(cells).rstrip()
         lines.append(Markup(_paint(line, "bold") if color and index == 0 else line))
     return lines
+
+
+def _middle(text: str, room: int) -> str:
+    """Clip in the middle, where long paths differ least (their folders and file names survive)."""
+    if len(text) <= room:
+        return text
+    keep = room - 1
+    return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2:]
 
 
 def _paint(text: str, style: str) -> str:
