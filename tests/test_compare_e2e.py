@@ -751,8 +751,8 @@ def test_huge_report_comment_fits_github_limit_and_keeps_the_table(h: Harness, t
     for text in (printed, written):
         assert re.search(r"^\| ❌&nbsp;fail \| <code>greet</code><br><sub>60 cases</sub> \| 100% → 0%<br>",
                          text, re.M), text[:2000]
-        assert re.search(r"^\| ✅&nbsp;pass \| <code>farewell</code><br><sub>60 cases</sub> \| 100% → 100%<br>",
-                         text, re.M), text[:2000]
+        assert re.search(r"^\| ✅&nbsp;pass \| <code>farewell</code><br><sub>60 cases</sub> "
+                         r"\| 100% → 100%<br>", text, re.M), text[:2000]
 
 
 # --------------------------------------------------------------------------------------------
