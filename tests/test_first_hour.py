@@ -302,7 +302,7 @@ def test_validate_catches_github_models_mistakes_each_on_its_line(user: User, tm
         "warning: prompts/greet.prompt.yml:4 (modelParameters.max_tokens): gh-models ignores `max_tokens`, "
         "so it is never sent; did you mean `maxTokens`?",
         "warning: prompts/greet.prompt.yml:8: `{{city}}` is sent to the model as written: 1 of 2 testData "
-        "entries do not define it (first: #2)",
+        "entries do not define it (first: Grace)",
     ]
     assert "2 problem(s), 2 warning(s)" in run.out
 
@@ -317,7 +317,7 @@ def test_validate_warnings_alone_leave_the_exit_code_0(user: User, tmp_path: Pat
 
     assert run.code == 0, run.err
     assert run.err == ("warning: prompts/greet.prompt.yml:8: `{{city}}` is sent to the model as written: "
-                       "1 of 2 testData entries do not define it (first: #2)\n")
+                       "1 of 2 testData entries do not define it (first: Grace)\n")
     assert run.out.strip().endswith(": ok, 1 warning(s)")
 
 
