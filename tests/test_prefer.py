@@ -173,3 +173,30 @@ def test_worth_a_human_look_lists_inconsistent_judgements(
     text = res.out.replace("\\", "")
     assert "Worth a human look: <code>c1</code> (the judge's two orders disagreed)." in text
     assert "/prefer head CASE" in text
+
+
+def test_prefer_verdicts_export_into_the_labels_file(
+    tmp_path: Path, model: OpenAIServer, capsys: pytest.CaptureFixture[str], cli_env: None
+) -> None:
+    origin = RepoBuilder.init(tmp_path / "repo")
+    origin.commit({"promptreview.yml": CONFIG, "prompts/greet.txt": "Say hello to {{ vars.name }}.",
+                   "evals/greet.yaml": CASES})
+    origin.commit({"prompts/greet.txt": "Say a warm hello to {{ vars.name }}."}, branch="feature")
+    review_json = tmp_path / "review.json"
+    res = run_cli(capsys, "compare", "--repo", str(origin.path), "--base", "main", "--head", "feature",
+                  "--base-url", model.base_url, "--cache", str(tmp_path / "c.sqlite"),
+                  "--json", str(review_json), "--prefer", "c1=head", "--prefer", "c2=base")
+    assert res.code in (0, 1, 3), res.err
+    labels = origin.path / "evals" / "labels.jsonl"
+    exported = run_cli(capsys, "cases", "import", str(review_json), "--repo", str(origin.path))
+    assert exported.code == 0, exported.err
+    assert "2 labelled pair(s) from people's /prefer and /tie verdicts appended to" in exported.out
+    rows = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert [r["preference"] for r in rows] == ["b", "a"]
+    assert "Person1" in rows[0]["task"] and "warm" in rows[0]["b"] and "warm" not in rows[0]["a"]
+    again = run_cli(capsys, "cases", "import", str(review_json), "--repo", str(origin.path))
+    assert "0 labelled pair(s)" in again.out and "(2 already there)" in again.out
+    # The labels file is what judge-check reads: the tie-only judge disagrees with both people.
+    check = run_cli(capsys, "judge-check", "--repo", str(origin.path), "--base-url", model.base_url,
+                    "--cache", str(tmp_path / "c.sqlite"))
+    assert "judge agrees with your labels 0% (n=2, 0 of 2)" in check.out

@@ -16,8 +16,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     cases = sub.add_parser("cases", help="grow a suite's cases from production logs")
     cases_sub = cases.add_subparsers(dest="cases_command", metavar="ACTION")
     imp = cases_sub.add_parser("import", help="production records (JSONL, CSV) to candidate cases")
-    imp.add_argument("logs", help="JSONL (OpenAI, LangSmith or Langfuse shape) or CSV log")
-    imp.add_argument("--suite", required=True, help="the suite whose template variables to map to")
+    imp.add_argument(
+        "logs",
+        help="JSONL (OpenAI, LangSmith or Langfuse shape) or CSV log; or a review "
+        "JSON (compare --json, the action's report.json): its /prefer verdicts become labels",
+    )
+    imp.add_argument("--suite", help="the suite whose template variables to map to (required for logs)")
     imp.add_argument("--limit", type=int, default=20, help="at most this many cases (default 20)")
     imp.add_argument(
         "--out",
@@ -99,9 +103,24 @@ def _endpoint(args: argparse.Namespace) -> EndpointOptions:
 
 def _cmd_cases_import(args: argparse.Namespace) -> int:
     from promptreview.data.importer import ImportOptions, import_cases
+    from promptreview.data.labels_export import DEFAULT_LABELS, export_labels, is_review_json
     from promptreview.data.records import parse_mapping_flags
+    from promptreview.errors import ConfigError
 
     repo = Path(args.repo)
+    if is_review_json(Path(args.logs)):
+        out = Path(args.out) if args.out else repo / DEFAULT_LABELS
+        added, known, hits = export_labels(Path(args.logs), out, args.suite, keep_pii=args.keep_pii)
+        print(
+            f"{added} labelled pair(s) from people's /prefer and /tie verdicts appended to {out}"
+            + (f" ({known} already there)" if known else "")
+            + (f"; {hits} personal data string(s) {'kept' if args.keep_pii else 'masked'}" if hits else "")
+        )
+        return 0
+    if not args.suite:
+        raise ConfigError(
+            "cases import LOGS needs --suite NAME (the suite whose variables the records map to)"
+        )
     opts = ImportOptions(
         suite=args.suite,
         logs=Path(args.logs),
