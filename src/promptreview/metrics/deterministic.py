@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from promptreview.metrics.context import MetricContext, MetricError, make_result
 from promptreview.metrics.judging import shorten, unfence
-from promptreview.metrics.options import OptionError, Options, looks_templated, validator
+from promptreview.metrics.options import OptionError, Options, looks_templated, parsed_once, validator
 from promptreview.metrics.registry import metric
 from promptreview.results import MetricResult
 
@@ -94,6 +94,7 @@ class _ContainsOptions:
     ignore_case: bool
 
 
+@parsed_once
 def _parse_contains(args: Mapping[str, Any]) -> _ContainsOptions:
     o = Options(args, ("value", "ignore_case"))
     return _ContainsOptions(o.texts("value", required=True), o.flag("ignore_case", False))
@@ -490,8 +491,8 @@ def measure(text: str, unit: LengthUnit) -> int:
     return len(text.split()) if unit == "words" else len(_nfc(text.strip()))
 
 
-_parse_max_length = _length_parser("max")
-_parse_min_length = _length_parser("min")
+_parse_max_length = parsed_once(_length_parser("max"))
+_parse_min_length = parsed_once(_length_parser("min"))
 
 
 @metric("max-length", kind="binary", validate=validator(_parse_max_length))

@@ -15,7 +15,7 @@ import difflib
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from promptreview.errors import ConfigError, Location
 from promptreview.suite import MetricSpec
@@ -37,6 +37,33 @@ def did_you_mean(word: str, known: Collection[str]) -> str:
     """' (did you mean "x"?)' when a known word is close to ``word``, else ''."""
     close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+T = TypeVar("T")
+
+
+def parsed_once(parse: Callable[[Mapping[str, Any]], T]) -> Callable[[Mapping[str, Any]], T]:
+    """Memoise a metric's ``parse(args)`` on the identity of the args mapping.
+
+    Why: scoring parses a metric's options once per answer, and for untemplated options that is
+    the same mapping (the spec's) every time; at 10,000 cases the repeats cost more than the
+    metric. Safe because the memo keeps the mapping itself (its id cannot be reused while it is
+    cached), parse results are frozen, errors are never cached, and per-case rendered options
+    are fresh mappings that simply miss. Bounded: the memo is emptied past 256 entries.
+    """
+    memo: dict[int, tuple[Mapping[str, Any], T]] = {}
+
+    def parse_once(args: Mapping[str, Any]) -> T:
+        hit = memo.get(id(args))
+        if hit is not None and hit[0] is args:
+            return hit[1]
+        value = parse(args)
+        if len(memo) >= 256:
+            memo.clear()
+        memo[id(args)] = (args, value)
+        return value
+
+    return parse_once
 
 
 class Options:

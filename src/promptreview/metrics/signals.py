@@ -14,7 +14,7 @@ from typing import Any
 
 from promptreview.metrics.context import MetricContext, make_result
 from promptreview.metrics.deterministic import LengthUnit, measure, read_unit
-from promptreview.metrics.options import Options, validator
+from promptreview.metrics.options import Options, parsed_once, validator
 from promptreview.metrics.registry import metric
 from promptreview.results import MetricResult
 
@@ -75,6 +75,7 @@ class _RefusalOptions:
     phrases: tuple[str, ...]
 
 
+@parsed_once
 def _parse_refusal(args: Mapping[str, Any]) -> _RefusalOptions:
     o = Options(args, ("hedging", "phrases"))
     return _RefusalOptions(o.flag("hedging", True), o.texts("phrases"))
@@ -108,6 +109,7 @@ class _VerbosityOptions:
     min_ratio: float
 
 
+@parsed_once
 def _parse_verbosity(args: Mapping[str, Any]) -> _VerbosityOptions:
     o = Options(args, ("unit", "max_ratio", "min_ratio"))
     unit = read_unit(o, "words")

@@ -15,8 +15,9 @@ import dataclasses
 import functools
 import json
 import math
+import operator
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, Literal, TextIO, Union, get_args, get_origin, get_type_hints
 
@@ -121,10 +122,19 @@ def iter_json(result: ReviewResult) -> Iterator[str]:
 
 
 def _shallow(value: Any) -> dict[str, Any]:
-    names = _field_names(type(value))
-    if names is None:
-        raise TypeError(f"cannot write {type(value).__name__} values to a report")
-    return {name: getattr(value, name) for name in names}
+    kind = type(value)
+    getter = _getters.get(kind)
+    if getter is None:
+        names = _field_names(kind)
+        if names is None:
+            raise TypeError(f"cannot write {kind.__name__} values to a report")
+        fetch = operator.attrgetter(*names)
+        getter = _getters[kind] = (names, fetch if len(names) > 1 else lambda v, f=fetch: (f(v),))
+    names, fetch = getter
+    return dict(zip(names, fetch(value), strict=True))
+
+
+_getters: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
 # A placeholder for a suite's cases in the indented frame; no real string field can contain it.
