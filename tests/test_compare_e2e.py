@@ -317,39 +317,43 @@ DELETE_FAREWELL: Files = {
 }
 
 
-def test_deleted_prompt_is_reported_removed(h: Harness, tmp_path: Path) -> None:
+def test_deleting_a_prompt_base_still_reviews_fails_and_says_how_to_retire_it(
+    h: Harness, tmp_path: Path
+) -> None:
+    # The PR drops the suite from its config and deletes the prompt: base's config still reviews
+    # it, so the PR would be removing the gate that judges it (issue 13.1).
     repo = make_repo(tmp_path, DELETE_FAREWELL)
 
     run = h.compare(repo, "--comment")
 
-    assert "Removed prompt" in run.out and "prompts/farewell" in run.out
+    assert run.code == 1, run.out
+    assert "Prompt review: fail" in run.out
+    assert "the pull request breaks this prompt" in run.out and "prompts/farewell" in run.out
+    assert "is deleted at head, but the base revision still reviews it" in run.out
+    assert "first remove the suite from the config in a change of its own" in run.out
     assert "(deleted, prompt)" in run.out
     result = h.review(repo)
     assert [s.name for s in result.suites] == ["farewell"] and result.unaffected == ("greet",)
     s = result.suites[0]
     assert s.status == "removed" and s.reasons[0] == "prompt removed"
     assert s.head_prompt is None and s.base_prompt == "prompts/farewell.txt"
-    assert all(c.head is None and c.change == "removed" for c in s.cases)
-    assert judge_requests(h.server) == []
-    assert s.verdict.conclusion != "failure" and run.code != 1
+    assert s.verdict.verdict == "fail" and s.verdict.conclusion == "failure"
+    assert h.server.count() == 0  # nothing to call: the verdict needs no model
 
 
-def test_deleted_prompt_makes_no_model_calls(h: Harness, tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, DELETE_FAREWELL)
+def test_a_suite_is_retired_in_two_changes_and_neither_fails(h: Harness, tmp_path: Path) -> None:
+    # First the config drops the suite (the prompt is still there, unchanged: nothing to review)...
+    repo = make_repo(tmp_path, {"promptreview.yml": config(suite_yaml("greet", "prompts/greet.txt"))})
 
-    h.compare(repo)
+    first = h.compare(repo)
 
-    assert answer_requests(h.server, "Suite farewell") == []
-    assert h.server.count() == 0  # the only affected suite was removed: there is nothing to call
+    assert first.code != 1 and "No suite is affected by this change." in first.out, first.out
+    # ...then, once that is merged, the prompt is deleted: base no longer reviews it.
+    deleted = repo.builder.commit({"prompts/farewell.txt": None}, message="delete", branch="feature")
+    second = h.compare(Repo(repo.builder, repo.head, deleted))
 
-
-def test_pr_that_only_deletes_a_prompt_passes(h: Harness, tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, DELETE_FAREWELL)
-
-    run = h.compare(repo)
-
-    assert run.code == 0, run.out
-    assert "only 0 cases ran" not in run.out
+    assert second.code != 1 and "No suite is affected by this change." in second.out, second.out
+    assert h.server.count() == 0
 
 
 def _git_mv(old: str, new: str) -> Callable[[RepoBuilder], None]:

@@ -80,9 +80,12 @@ def find_config(rev: Revision, explicit: str | None = None) -> str | None:
     return None
 
 
-def load_config(rev: Revision, explicit: str | None = None) -> Config:
-    """Read and validate the config at ``rev`` (implicit gh-models suites when there is none)."""
-    path = find_config(rev, explicit)
+def load_config(rev: Revision, explicit: str | None = None, *, discover_only: bool = False) -> Config:
+    """Read and validate the config at ``rev`` (implicit gh-models suites when there is none).
+
+    ``discover_only`` treats the revision as having no config (the planner's view of a base that
+    lacks the config file an explicit ``--config`` names)."""
+    path = None if discover_only else find_config(rev, explicit)
     if path is None:
         return Config(
             None, Defaults(), _discover(rev, Defaults(), set(), ("**/*.prompt.yml", "**/*.prompt.yaml"))

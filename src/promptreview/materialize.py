@@ -4,13 +4,19 @@ Reads prompt and case files from each revision (never from a checkout of PR code
 cases both versions run on, and renders every message and templated metric argument in the
 sandboxed renderer, in one batch. A case whose template fails is kept with its error, so the run
 goes on and the report says what happened to it.
+
+What the head revision breaks in its own prompt is collected as ``head_faults`` (DESIGN.md
+section 10): a head prompt or cases file that cannot be parsed, a case that renders at base but
+not at head, a GitHub Models placeholder no case fills, a variable every case gives that head's
+prompt stopped reading. Those fail the suite; a file broken on the base side stays an ``error``
+(the PR did not cause it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from promptreview.cases import parse_cases
 from promptreview.errors import ConfigError, Location
@@ -20,8 +26,10 @@ from promptreview.prompts import parse_prompt
 from promptreview.render import Renderer, RenderJob, render_gh_models
 from promptreview.revision import Revision
 from promptreview.suite import Case, Defaults, MetricSpec, Prompt
+from promptreview.variables import dropped_variables, unmatched_placeholders
 
 VersionName = Literal["base", "head"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,7 @@ class PreparedSuite:
     head: PreparedVersion | None
     notes: tuple[str, ...] = ()
     error: str | None = None
+    head_faults: tuple[str, ...] = ()  # what the PR broke in this suite's prompt; fails the suite
 
     @property
     def name(self) -> str:
@@ -68,10 +77,33 @@ def prepare_suite(
     ``renderers`` maps "base"/"head" to the renderer of that revision, so each side's templates
     include that side's partials.
     """
+    if plan.head_fault is not None:
+        return PreparedSuite(plan, (), (), None, None, head_faults=(plan.head_fault,))
     try:
         return _prepare(plan, base, head, defaults, renderers)
+    except HeadFault as exc:
+        if plan.status == "single":  # `promptreview run`: no pull request to blame
+            return PreparedSuite(plan, (), (), None, None, error=exc.original)
+        return PreparedSuite(plan, (), (), None, None, head_faults=(str(exc),))
     except ConfigError as exc:
         return PreparedSuite(plan, (), (), None, None, error=str(exc))
+
+
+class HeadFault(ConfigError):
+    """A file the head revision broke (its prompt or cases cannot be parsed): the PR's doing."""
+
+    def __init__(self, what: str, cause: ConfigError) -> None:
+        self.original = str(cause)
+        super().__init__(f"at head, the {what} cannot be used: {cause}")
+
+
+def _at_head(what: str, read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except HeadFault:
+        raise
+    except ConfigError as exc:
+        raise HeadFault(what, exc) from None
 
 
 def _prepare(
@@ -80,7 +112,11 @@ def _prepare(
     suite = plan.suite
     notes: list[str] = []
     base_prompt = _load_prompt(base, plan.base_prompt, suite.system) if plan.base_prompt else None
-    head_prompt = _load_prompt(head, plan.head_prompt, suite.system) if plan.head_prompt else None
+    head_prompt = (
+        _at_head("prompt file", lambda: _load_prompt(head, plan.head_prompt, suite.system))  # type: ignore[arg-type]
+        if plan.head_prompt
+        else None
+    )
     gate_prompt = base_prompt or head_prompt
     assert gate_prompt is not None
     cases = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
@@ -106,7 +142,69 @@ def _prepare(
         params = {**dict(prompt.params), **dict(choice.params)}
         rendered = _render_cases(prompt, cases, all_metrics, renderers[name])
         prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
-    return PreparedSuite(plan, cases, metrics, prepared.get("base"), prepared.get("head"), tuple(notes))
+    base_v, head_v = prepared.get("base"), prepared.get("head")
+    faults = _head_faults(
+        base_v, head_v, cases, _head_cases(plan, head, head_prompt), base, head, plan.status
+    )
+    return PreparedSuite(plan, cases, metrics, base_v, head_v, tuple(notes), head_faults=faults)
+
+
+def _head_cases(plan: SuitePlan, head: Revision, head_prompt: Prompt | None) -> tuple[Case, ...]:
+    """The cases as head defines them (whatever the suite runs on): they tell an intended removal
+    of a variable (head's cases drop it too) from a prompt that silently stopped reading it."""
+    if plan.suite.cases:
+        return _read_cases(head, plan.suite.cases) or ()
+    return head_prompt.cases if head_prompt else ()
+
+
+def _head_faults(
+    base: PreparedVersion | None,
+    head: PreparedVersion | None,
+    cases: tuple[Case, ...],
+    head_cases: tuple[Case, ...],
+    base_rev: Revision,
+    head_rev: Revision,
+    plan_status: str,
+) -> tuple[str, ...]:
+    """What head broke: cases that render at base but not at head, unfilled placeholders, dropped inputs."""
+    if head is None or head.name != "head" or plan_status == "single":
+        return ()  # `promptreview run`: one revision, no pull request to blame
+    faults: list[str] = []
+    broken = [
+        (pc.case.id, pc.error)
+        for ci, pc in enumerate(head.cases)
+        if pc.error is not None and (base is None or base.cases[ci].error is None)
+    ]
+    if broken:
+        first_id, first_error = broken[0]
+        where = "" if base is None else " that render at base"
+        faults.append(
+            f"at head, the prompt does not render for {len(broken)} of {len(cases)} cases{where} "
+            f"(case `{first_id}`: {first_error})"
+        )
+    unfilled = [
+        n for n in unmatched_placeholders(head.prompt, cases)
+        if base is None or n not in unmatched_placeholders(base.prompt, cases)
+    ]
+    if unfilled:
+        shown = ", ".join(f"`{{{{{n}}}}}`" for n in unfilled[:5])
+        faults.append(
+            f"at head, {shown} in `{head.prompt.path}` matches no variable of any case, so the model "
+            "would be sent the braces as literal text"
+        )
+    if base is not None:
+        dropped = [
+            v for v in dropped_variables(base.prompt, head.prompt, cases, base_rev.read, head_rev.read)
+            if head_cases and all(v in c.vars for c in head_cases)
+        ]
+        if dropped:
+            shown = ", ".join(f"`{v}`" for v in dropped[:5])
+            faults.append(
+                f"at head, the prompt no longer uses {shown}, which the base prompt uses and every case "
+                "gives, so the model never sees that input; if that is intended, remove it from the "
+                "cases in the same change"
+            )
+    return tuple(faults)
 
 
 def no_cases_error(cases_path: str | None, prompt_path: str) -> ConfigError:
@@ -151,7 +249,8 @@ def _choose_cases(
     keep the base's ``must_pass`` and case-level metrics: a PR cannot loosen the checks on them."""
     suite = plan.suite
     if suite.cases:
-        head_cases = _read_cases(head, suite.cases)
+        cases_path = suite.cases
+        head_cases = _at_head("cases file", lambda: _read_cases(head, cases_path))
         base_cases = _read_cases(base, suite.cases) if plan.base_prompt else None
         if head_cases is None and base_cases is None:
             where = "" if plan.status == "single" else " at base or head"

@@ -49,6 +49,7 @@ def merge(results: list[ReviewResult]) -> ReviewResult:
         cases = tuple(c for part in parts for c in part.cases)
         head_only = s0.status == "added" or s0.base_prompt is None
         metrics, pairwise, ev = summarize(name, cases, s0.gate, head_only, s0.compare_enabled)
+        ev = replace(ev, head_faults=tuple(dict.fromkeys(f for part in parts for f in part.head_faults)))
         errors_by_kind: dict[str, int] = {}
         for part in parts:
             for k, v in part.errors_by_kind.items():

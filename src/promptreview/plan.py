@@ -4,6 +4,14 @@ A suite is affected when its prompt, a partial its templates include (transitive
 side), its cases, or its own definition changed. Suite definitions (metrics, judge, gate) come from
 the **base** revision: a PR cannot loosen the gate that judges it. When the PR edits them, the plan
 records what changed so the report can say the base's definition was used.
+
+*Which* suites are reviewed is decided by the base too, including the absence of a config (then
+base's GitHub Models files are discovered with the defaults): a PR that adds ``discover: false``,
+narrows ``prompts:`` or drops a suite from its config still gets every suite base reviews. A suite
+the base reviews whose prompt head cannot provide (deleted, pointed at a missing file, turned into
+a link, a submodule or an oversize file) is a fault of the PR (``SuitePlan.head_fault``), never a
+removal that passes; retiring a suite takes two changes, one that drops it from the config and one
+that deletes the prompt.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ from typing import Any, Literal
 from promptreview.changes import ChangeSet
 from promptreview.config import load_config
 from promptreview.errors import ConfigError
+from promptreview.presence import why_unreadable
 from promptreview.render import referenced_templates
-from promptreview.revision import Revision
+from promptreview.revision import Revision, normalize_path
 from promptreview.suite import Config, SuiteSpec
 
 # "single": a one-revision run (``promptreview run``), nothing to compare against.
@@ -50,6 +59,7 @@ class SuitePlan:
     definition_changes: tuple[str, ...] = ()  # what the PR changed in the suite's definition (not used)
     base_model: ModelChoice | None = None
     head_model: ModelChoice | None = None
+    head_fault: str | None = None  # the PR broke this suite's prompt (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -77,16 +87,14 @@ def make_plan(
 ) -> Plan:
     """Plan the review. ``all_suites`` runs every suite (for ``/rerun`` of an unchanged PR or A/A)."""
     note = None
-    try:
-        base_cfg = load_config(base, config_path)
-    except ConfigError as exc:
-        base_cfg = None
-        note = f"the base revision's config could not be read ({exc}); the head's config was used"
+    base_cfg = _base_config(base, config_path)
     head_cfg = load_config(head, config_path)
-    if base_cfg is None or (base_cfg.path is None and head_cfg.path is not None):
-        if base_cfg is not None:
-            note = "the config is new in this change; its suites were used as written at head"
-        base_cfg = head_cfg
+    if base_cfg.path is None and head_cfg.path is not None:
+        note = (
+            f"the config {head_cfg.path} is new in this change: the suites it adds were reviewed as written "
+            "at head, and every GitHub Models prompt file the base revision has was reviewed as base "
+            "discovers it (with the default settings), whatever the new config says about discovery"
+        )
     touched = changes.touched()
     base_by_name = {s.name: s for s in base_cfg.suites}
     head_by_name = {s.name: s for s in head_cfg.suites}
@@ -112,6 +120,24 @@ def make_plan(
         else:
             plans.append(plan)
     return Plan(tuple(plans), tuple(unaffected), changes, base_cfg, note)
+
+
+def _base_config(base: Revision, config_path: str | None) -> Config:
+    """The trusted config: base's, or base's discovery when base has none.
+
+    A base config that exists but cannot be used stops the review: falling back to the head's
+    config would let the PR under review choose its own suites and gates.
+    """
+    try:
+        return load_config(base, config_path)
+    except ConfigError as exc:
+        explicit = config_path and normalize_path(config_path)
+        if explicit and base.read(explicit) is None and why_unreadable(base, explicit) == "does not exist":
+            return load_config(base, None, discover_only=True)
+        raise ConfigError(
+            f"the base revision's config cannot be used ({exc}); suites and gates come from base so "
+            "that a pull request cannot choose its own, so fix the config on the base branch first"
+        ) from None
 
 
 def _with_models(plan: SuitePlan, base_suite: SuiteSpec | None, head_suite: SuiteSpec | None,
@@ -149,15 +175,18 @@ def _plan_suite(
     assert suite is not None
     base_prompt = base_suite.prompt if base_suite and base.read(base_suite.prompt) is not None else None
     if head_suite is not None:
-        head_prompt = head_suite.prompt
+        wanted: str | None = head_suite.prompt
     elif base_prompt is not None:
-        head_prompt = changes.head_path(base_prompt)
+        wanted = changes.head_path(base_prompt) or base_prompt
     else:
-        head_prompt = None
-    if head_prompt is not None and head.read(head_prompt) is None:
-        head_prompt = None
+        wanted = None
+    head_prompt = wanted if wanted is not None and head.read(wanted) is not None else None
     if base_prompt is None and head_prompt is None:
+        if base_suite is None and wanted is not None:  # a suite head's config adds, naming no file
+            fault = f"at head, the prompt `{wanted}` that the config names {why_unreadable(head, wanted)}"
+            return SuitePlan(suite, "added", None, None, ("new suite",), head_fault=fault)
         return None
+    head_fault = None
     reasons: list[str] = []
     definition_changes: tuple[str, ...] = ()
     if base_suite is not None and head_suite is not None:
@@ -170,6 +199,8 @@ def _plan_suite(
     elif head_prompt is None:
         status = "removed"
         reasons.insert(0, "prompt removed")
+        assert wanted is not None
+        head_fault = _unprovided(head, changes, suite, base_prompt, wanted, head_suite)
     else:
         status = "modified"
         if base_prompt != head_prompt:
@@ -187,7 +218,30 @@ def _plan_suite(
         if not reasons:
             reasons.append("re-run requested")
             status = "unchanged"
-    return SuitePlan(suite, status, base_prompt, head_prompt, tuple(reasons), definition_changes)
+    return SuitePlan(
+        suite, status, base_prompt, head_prompt, tuple(reasons), definition_changes, head_fault=head_fault
+    )
+
+
+def _unprovided(
+    head: Revision, changes: ChangeSet, suite: SuiteSpec, base_prompt: str, wanted: str,
+    head_suite: SuiteSpec | None,
+) -> str:
+    """Why a suite the base reviews has no prompt at head, and what to do about it."""
+    why = why_unreadable(head, wanted)
+    deleted = head_suite is None and changes.head_path(base_prompt) is None and why == "does not exist"
+    if not deleted:
+        pointed = " (head's config points the suite at it)" if head_suite and wanted != base_prompt else ""
+        return f"at head, the prompt `{wanted}`{pointed} {why}"
+    how = (
+        "a GitHub Models prompt file is a suite by itself, so first exclude it with `prompts:` in the config"
+        if suite.implicit
+        else "first remove the suite from the config"
+    )
+    return (
+        f"the prompt `{wanted}` is deleted at head, but the base revision still reviews it; to retire a "
+        f"suite, {how} in a change of its own, then delete the prompt"
+    )
 
 
 def _partials(rev: Revision, prompt_path: str) -> set[str]:

@@ -183,7 +183,7 @@ def _prepare_all(plan: Plan, base: Revision, head: Revision) -> list[PreparedSui
         return [
             # A removed prompt has nothing to evaluate: no rendering, no calls.
             PreparedSuite(sp, (), (), None, None)
-            if sp.status == "removed"
+            if sp.status == "removed" and sp.head_fault is None
             else prepare_suite(sp, base, head, plan.config.defaults, renderers)
             for sp in plan.suites
         ]
@@ -306,7 +306,9 @@ async def _evaluate_suite(
     """Score, judge and summarize one suite (suites run concurrently: their judge calls overlap)."""
     if p.error is not None or p.plan.status == "removed" or not p.versions():
         removed = p.plan.status == "removed"
-        evidence = SuiteEvidence(p.name, (), 0, 0, head_only=True, removed=removed, error=p.error)
+        evidence = SuiteEvidence(
+            p.name, (), 0, 0, head_only=True, removed=removed, error=p.error, head_faults=p.head_faults
+        )
         return _unevaluated_suite(p), evidence
     delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
     scored = await score_suite(p, answers, llm, base.read, delimiter, width=llm.width)
@@ -321,6 +323,7 @@ async def _evaluate_suite(
         p.plan.suite.compare and not single,
         single_revision=single,
     )
+    evidence = replace(evidence, head_faults=p.head_faults)
     result = _suite_result(p, comparisons, summaries, pairwise)
     unsettled = [c for c in comparisons if c.case_id not in {v.case_id for v in settled}]
     look = look_note(worth_a_look(unsettled, p.metrics))
@@ -441,6 +444,7 @@ def _unevaluated_suite(p: PreparedSuite) -> SuiteResult:
         notes=p.notes,
         definition_changes=sp.definition_changes,
         error=p.error,
+        head_faults=p.head_faults,
     )
 
 
@@ -489,4 +493,5 @@ def _suite_result(
         definition_changes=sp.definition_changes,
         gate=sp.suite.gate,
         compare_enabled=sp.suite.compare,
+        head_faults=p.head_faults,
     )

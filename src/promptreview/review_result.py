@@ -118,6 +118,7 @@ class SuiteResult:
     coverage: CoverageFigure | None = None
     judge_agreement: JudgeAgreement | None = None
     settled: tuple[HumanVerdict, ...] = ()  # cases people settled with /prefer or /tie
+    head_faults: tuple[str, ...] = ()  # what the PR broke in this suite's prompt (fails the suite)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,14 @@ DESIGN.md section 6. For every gated metric the stage bounds the mean paired eff
   errors (timeouts, 429s, unparseable output) say nothing about the prompt, so they can make a
   suite inconclusive but never make it fail. The reason says which margin the data could certify
   and roughly how many cases would certify the configured one (:func:`~promptreview.stats.cases_needed`).
-* **error**: nothing in the suite could be evaluated (no cases, or every case errored).
+* **error**: nothing in the suite could be evaluated (no cases, or every case errored) for a
+  reason the pull request cannot cause (timeouts, 429s, outages, auth). Its conclusion is neutral,
+  or failure when the suite's ``on_inconclusive`` is ``fail``: a required check that blocks on
+  "can't tell" also blocks on "couldn't run".
+* **fail**, too, when the head revision breaks its own prompt (``head_faults``: a template that no
+  longer renders, a variable no case gives, a prompt the base's config reviews that head cannot
+  provide, an unreadable cases file). That is the PR's doing, so it is never an error that a
+  neutral check would let through (DESIGN.md section 10).
 
 A suite whose prompt exists only in head has nothing to pair with: it is judged by its absolute
 floor (``min_pass_rate``) alone and never fails on statistics.
@@ -177,6 +184,8 @@ class SuiteEvidence:
     single_revision: bool = False  # ``promptreview run``: one revision, judged by its floors only
     removed: bool = False  # the prompt exists only in base: nothing to evaluate, nothing to block
     error: str | None = None  # the suite could not run at all (broken file...): say what broke
+    # What the head revision broke in its own prompt, in words; any of them fails the suite.
+    head_faults: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.n_errors <= self.n_total:
@@ -358,13 +367,15 @@ def _decide_suite(
         conclusion: Conclusion = {
             "pass": "success",
             "fail": "failure",
-            "error": "neutral",
+            "error": "failure" if suite.on_inconclusive == "fail" else "neutral",
             "inconclusive": _CONCLUSION_OF_INCONCLUSIVE[suite.on_inconclusive],
         }[kind]
         return SuiteVerdict(
             suite.suite, kind, conclusion, _sentence(reason), metrics, certifiable, needed, deciding
         )
 
+    if suite.head_faults:
+        return verdict("fail", _head_fault_reason(suite.head_faults))
     if suite.error is not None:
         return verdict("error", f"the suite could not run: {suite.error}")
     if suite.removed:
@@ -519,7 +530,7 @@ def _combine(suites: tuple[SuiteVerdict, ...]) -> ReviewVerdict:
             f"Nothing could be evaluated in {_suites_phrase(suites)}; "
             f"`{suites[0].suite}`: {_unsentence(suites[0].reason)}."
         )
-        return ReviewVerdict("error", "neutral", reason, suites)
+        return ReviewVerdict("error", conclusion, reason, suites)
     for kind, (singular, plural) in _NOT_PASSING.items():
         hit = by_verdict[kind]
         if not hit:
@@ -551,6 +562,11 @@ def _must_pass_reason(case_ids: tuple[str, ...]) -> str:
     shown = ", ".join(f"`{c}`" for c in case_ids[:3])
     more = f" and {len(case_ids) - 3} more" if len(case_ids) > 3 else ""
     return f"{len(case_ids)} must-pass cases fail on head: {shown}{more}"
+
+
+def _head_fault_reason(faults: tuple[str, ...]) -> str:
+    more = f" (and {len(faults) - 1} more problem{'s' if len(faults) > 2 else ''})" if len(faults) > 1 else ""
+    return f"the pull request breaks this prompt: {_unsentence(faults[0])}{more}"
 
 
 def _worse_reason(worse: list[MetricVerdict], confidence: float, family_size: int) -> str:

@@ -373,7 +373,7 @@ def suite_notes(suite: SuiteResult) -> tuple[str, ...]:
 
     These may embed untrusted names in backticks, so they go through the prose filter.
     """
-    notes: list[str] = []
+    notes: list[str] = [f"🛑 {fault}" for fault in suite.head_faults]
     notes += _status_notes(suite)
     notes += list(suite.notes)
     if suite.definition_changes and not any("definition" in n for n in suite.notes):
@@ -387,6 +387,8 @@ def suite_notes(suite: SuiteResult) -> tuple[str, ...]:
 
 
 def _status_notes(suite: SuiteResult) -> list[str]:
+    if suite.head_faults and not suite.cases:
+        return []  # the fault says why nothing ran at head
     if suite.status == "added":
         return [f"New prompt `{suite.head_prompt or suite.name}`: evaluated on head only, with nothing to "
                 "compare against; only the suite's `min_pass_rate` floor can gate it."]
@@ -447,6 +449,7 @@ def error_notes(suite: SuiteResult) -> list[str]:
         + (f" on {side}" if side else "")
         + " — not counted against the prompt."
         for (side, kind), n in _errors_by_side(suite).items()
+        if not (suite.head_faults and side == "head" and kind == "render")  # a fault, said above
     ]
 
 
