@@ -23,7 +23,7 @@ from typing import Any, Literal
 from promptreview.changes import ChangeSet
 from promptreview.config import load_config
 from promptreview.errors import ConfigError
-from promptreview.presence import why_unreadable
+from promptreview.presence import is_regular_file, why_unreadable
 from promptreview.render import referenced_templates
 from promptreview.revision import Revision, normalize_path
 from promptreview.suite import Config, SuiteSpec
@@ -180,7 +180,7 @@ def _plan_suite(
         wanted = changes.head_path(base_prompt) or base_prompt
     else:
         wanted = None
-    head_prompt = wanted if wanted is not None and head.read(wanted) is not None else None
+    head_prompt = wanted if wanted is not None and _provides(head, wanted) else None
     if base_prompt is None and head_prompt is None:
         if base_suite is None and wanted is not None:  # a suite head's config adds, naming no file
             fault = f"at head, the prompt `{wanted}` that the config names {why_unreadable(head, wanted)}"
@@ -221,6 +221,10 @@ def _plan_suite(
     return SuitePlan(
         suite, status, base_prompt, head_prompt, tuple(reasons), definition_changes, head_fault=head_fault
     )
+
+
+def _provides(rev: Revision, path: str) -> bool:
+    return rev.read(path) is not None and is_regular_file(rev, path)
 
 
 def _unprovided(

@@ -19,6 +19,25 @@ from promptreview.revision import MAX_FILE_BYTES, GitError, Revision, git, norma
 _MB = 1_000_000
 
 
+def is_regular_file(rev: Revision, path: str) -> bool:
+    """Whether ``path`` is a regular file at ``rev``: not a link, a submodule, or under a link.
+
+    ``git cat-file`` answers a symbolic link with its target's *name* as if it were the file's
+    text, so a prompt replaced by a link would be read as the one-line prompt ``../elsewhere``.
+    """
+    norm = normalize_path(path)
+    if norm is None:
+        return False
+    if rev.is_worktree:
+        full = rev.repo / norm
+        parts = PurePosixPath(norm).parts
+        for depth in range(1, len(parts) + 1):
+            if (rev.repo / "/".join(parts[:depth])).is_symlink():
+                return False
+        return full.is_file()
+    return _special_paths(rev).get(norm) is None
+
+
 def why_unreadable(rev: Revision, path: str) -> str:
     """One phrase saying why ``path`` gives no text at ``rev``: "is a symbolic link", "does not exist"...
 
@@ -86,3 +105,23 @@ def _entry(rev: Revision, path: str) -> tuple[str, int] | None:
             return "tree", 0
         return "blob", int(size) if size.isdigit() else 0
     return None
+
+
+_SPECIAL: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _special_paths(rev: Revision) -> dict[str, str]:
+    """Links and submodules of a commit (path -> kind), from one ``git ls-tree -r``, kept per commit."""
+    key = (str(rev.repo), rev.rev)
+    if key not in _SPECIAL:
+        out = git(rev.repo, "ls-tree", "-r", "-z", "--full-tree", rev.rev)
+        special: dict[str, str] = {}
+        for record in out.split(b"\x00"):
+            meta, _, name = record.partition(b"\t")
+            mode = meta[:6]
+            if mode in (b"120000", b"160000"):
+                special[name.decode("utf-8", "replace")] = "link" if mode == b"120000" else "submodule"
+        if len(_SPECIAL) > 64:
+            _SPECIAL.clear()
+        _SPECIAL[key] = special
+    return _SPECIAL[key]

@@ -433,9 +433,14 @@ class _Core:
         return Finished(summary)
 
     def _apply_on_inconclusive(self, result: ReviewResult) -> ReviewResult:
-        """The ``on-inconclusive`` setting overrides the conclusion of an inconclusive review."""
+        """The ``on-inconclusive`` setting overrides the conclusion of an inconclusive review, and
+        ``fail`` also blocks an ``error`` one (nothing could be evaluated: "can't tell" at worst);
+        an error is never turned into a success."""
         choice = self.settings.on_inconclusive
-        if choice is None or result.verdict.verdict != "inconclusive":
+        verdict = result.verdict.verdict
+        if choice is None or verdict not in ("inconclusive", "error"):
+            return result
+        if verdict == "error" and choice != "fail":
             return result
         mapped: Conclusion = {"neutral": "neutral", "fail": "failure", "pass": "success"}[choice]  # type: ignore[assignment]
         return replace(result, verdict=replace(result.verdict, conclusion=mapped))
