@@ -312,30 +312,3 @@ def test_a_pr_cannot_switch_off_discovery_of_the_prompt_it_regresses(
     assert_failed(project, run, comment, "prompts/ask.prompt.yml")
     assert project.states(project.head)[-1] != ("success", "no prompt changes")
     assert "whatever the new config says about discovery" in visible(comment)
-
-
-# --- 13.5: request parameters from head ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("params", "says"),
-    [
-        ("{model: openai/gpt-4.1}", "`model` cannot be set in params"),
-        ("{messages: []}", "`messages` cannot be set in params"),
-        ("{n: 8}", "`n` is not a parameter promptreview sends"),
-        ("{max_tokens: 1000000}", "must be a whole number from 1 to"),
-        ("{temperature: 9}", "must be a number from 0 to 2"),
-    ],
-    ids=["model", "messages", "n", "max_tokens", "temperature"],
-)
-def test_head_params_outside_the_allowed_sampling_parameters_are_refused(
-    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer, params: str, says: str
-) -> None:
-    head_config = CONFIG.replace("    compare: false\n", f"    compare: false\n    params: {params}\n")
-    project = pr(tmp_path, fake_github, fake_openai,
-                 {**WARM, "promptreview.yml": head_config})
-
-    run, comment = review(project)
-
-    assert_failed(project, run, comment, says.replace("`", ""))
-    assert fake_openai.count() == 0
