@@ -84,7 +84,8 @@ def prepare_suite(
     except HeadFault as exc:
         if plan.status == "single":  # `promptreview run`: no pull request to blame
             return PreparedSuite(plan, (), (), None, None, error=exc.original)
-        return PreparedSuite(plan, (), (), None, None, head_faults=(str(exc),))
+        # ``error`` too: the file is broken, which the CLI reports as a configuration error.
+        return PreparedSuite(plan, (), (), None, None, error=exc.original, head_faults=(str(exc),))
     except ConfigError as exc:
         return PreparedSuite(plan, (), (), None, None, error=str(exc))
 

@@ -443,13 +443,14 @@ def length_notes(suite: SuiteResult) -> list[str]:
 def error_notes(suite: SuiteResult) -> list[str]:
     """``12 answers hit rate limits (429) on head — not counted against the prompt.``"""
     if suite.error:
-        return [f"🛑 The suite could not run: {suite.error}"]
+        return [] if suite.head_faults else [f"🛑 The suite could not run: {suite.error}"]
     return [
         f"{plural(n, 'answer')} {error_phrase(kind, n)}"
         + (f" on {side}" if side else "")
-        + " — not counted against the prompt."
+        + (" — the pull request's doing, so it fails the suite (see above)."
+           if suite.head_faults and side == "head" and kind == "render"
+           else " — not counted against the prompt.")
         for (side, kind), n in _errors_by_side(suite).items()
-        if not (suite.head_faults and side == "head" and kind == "render")  # a fault, said above
     ]
 
 
