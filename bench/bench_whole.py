@@ -6,7 +6,8 @@ one lean loopback server (bench/lean_server.py, its own process and core) and, i
 times three kinds of process against it, ``--repeat`` times each, interleaved so that load from
 other work on the machine falls on all of them alike:
 
-* ``raw``: bench/raw_loop.py, plain aiohttp posting the same requests (the reference);
+* ``raw``: bench/raw_loop.py, plain aiohttp posting the same requests (the reference; for
+  ``compare`` it posts as many requests as compare made, answers and judge calls together);
 * ``run``: ``promptreview run --json out.json`` on a fresh cache, then the same command again
   with every answer cached (the cached re-run);
 * ``compare``: ``promptreview compare --base HEAD~1 --head HEAD --json out.json`` (both versions
@@ -221,25 +222,26 @@ def run_scenario(sc: Scenario, repeat: int, kinds: list[str], profile: str | Non
                     first = _measure(cmd, env, server, tmp)
                     if not sc.cached_only:
                         series.setdefault(kind, Series()).samples.append(first)
+                    if kind == "compare" and "raw" in kinds and not sc.cached_only:
+                        # compare sends answers for both sides and judge calls: the reference
+                        # loop posts as many requests, so the ratio compares like with like.
+                        raw_cmd = [sys.executable, str(BENCH / "raw_loop.py"), "--url", server.base_url]
+                        raw_cmd += ["--calls", str(first.calls), "--concurrency", str(sc.concurrency)]
+                        sample = _measure(raw_cmd, env, server, tmp)
+                        series.setdefault("raw (compare)", Series()).samples.append(sample)
                     series.setdefault(f"{kind} cached", Series()).samples.append(
                         _measure(cmd, env, server, tmp)
                     )
                     cache.unlink()
-            raw = series.get("raw")
+            refs = {"run": series.get("raw"), "compare": series.get("raw (compare)")}
             print(
                 f"{sc.name}: {sc.cases:,} cases, {sc.latency_ms:g} ms latency, concurrency "
                 f"{sc.concurrency}; medians of {repeat}; load average {os.getloadavg()[0]:.1f}"
             )
             for label, s in series.items():
-                print(
-                    _report(
-                        label,
-                        s,
-                        0.0 if "cached" in label else ideal_per_call,
-                        None if label == "raw" or "cached" in label else raw,
-                    ),
-                    flush=True,
-                )
+                cached = "cached" in label
+                ideal = 0.0 if cached else ideal_per_call
+                print(_report(label, s, ideal, None if cached else refs.get(label)), flush=True)
     finally:
         server.close()
 
