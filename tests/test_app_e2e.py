@@ -200,3 +200,36 @@ def test_healthz_and_metrics(world: AppWorld) -> None:
                  "promptreview_job_duration_seconds_count"):
         assert f"# TYPE {name}" in text or f"{name} " in text
     assert json.loads(health.text)["queued"] == 0
+
+
+def test_the_installation_limit_keeps_jobs_waiting_and_none_is_lost(tmp_path: Path) -> None:
+    with app_world(tmp_path, latency_ms=300) as world:
+        world.start(PROMPTREVIEW_INSTALLATION_LIMIT="1", PROMPTREVIEW_WORKERS="3")
+        for number in (PR, PR + 1, PR + 2):
+            world.github.add_pull(REPO, head_sha=world.head, base_sha=world.base, number=number)
+            payload = world.pull_request_event()
+            payload["number"] = payload["pull_request"]["number"] = number
+            world.deliver("pull_request", payload)
+
+        wait_for(lambda: world.finished_jobs() == 3, 120, "all three jobs")
+        records = world.server.records()
+        starts = [r["ts"] for r in records if r.get("msg") == "job started"]
+        ends = [r["ts"] for r in records if str(r.get("msg", "")).startswith("job finished")]
+        assert len(starts) == 3 and len(ends) == 3
+        assert all(later >= end for later, end in zip(sorted(starts)[1:], sorted(ends), strict=False))
+        assert any(r.get("msg") == "installation at its job limit; job waits" for r in records)
+        for number in (PR, PR + 1, PR + 2):
+            assert len([c for c in world.github.comments(REPO, number) if c.user == BOT]) == 1
+
+
+def test_sigterm_mid_job_lets_the_running_job_finish(tmp_path: Path) -> None:
+    with app_world(tmp_path, latency_ms=150) as world:
+        server = world.start()
+        world.deliver("pull_request", world.pull_request_event())
+        wait_for(lambda: world.openai.count() >= 1, 30, "the job to be calling the model")
+
+        assert server.stop(signal.SIGTERM) == 0
+
+        (check,) = world.checks()
+        assert (check.status, check.conclusion) == ("completed", "success")
+        assert "Prompt review: pass" in world.bot_comments()[0].body
