@@ -312,3 +312,58 @@ def test_a_pr_cannot_switch_off_discovery_of_the_prompt_it_regresses(
     assert_failed(project, run, comment, "prompts/ask.prompt.yml")
     assert project.states(project.head)[-1] != ("success", "no prompt changes")
     assert "whatever the new config says about discovery" in visible(comment)
+# --- 13.5: request parameters from head ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ("{model: openai/gpt-4.1}", "`model` cannot be set in params"),
+        ("{messages: []}", "`messages` cannot be set in params"),
+        ("{n: 8}", "`n` is not a parameter promptreview sends"),
+        ("{max_tokens: 1000000}", "must be a whole number from 1 to"),
+        ("{temperature: 9}", "must be a number from 0 to 2"),
+    ],
+    ids=["model", "messages", "n", "max_tokens", "temperature"],
+)
+def test_head_params_outside_the_allowed_sampling_parameters_are_refused(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer, params: str, says: str
+) -> None:
+    head_config = CONFIG.replace("    compare: false\n", f"    compare: false\n    params: {params}\n")
+    project = pr(tmp_path, fake_github, fake_openai,
+                 {**WARM, "promptreview.yml": head_config})
+
+    run, comment = review(project)
+
+    assert_failed(project, run, comment, says)
+    assert fake_openai.count() == 0
+
+
+def test_gh_models_parameters_from_head_are_bounded_too(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer
+) -> None:
+    model = "model: openai/gpt-4o-mini\n"
+    head = GH_PROMPT.replace(model, model + "modelParameters:\n  maxTokens: 900000\n")
+    project = pr(tmp_path, fake_github, fake_openai, {"prompts/ask.prompt.yml": head}, base_files=GH_BASE)
+
+    run, comment = review(project)
+
+    assert_failed(project, run, comment, "maxTokens must be a whole number from 1 to 32,768")
+    assert fake_openai.count() == 0
+
+
+def test_an_unpriced_model_counts_against_max_cost_at_a_conservative_price(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer
+) -> None:
+    unpriced = {**BASE_FILES, "promptreview.yml": CONFIG.replace("openai/gpt-4o-mini", "acme/house-model")}
+    project = pr(tmp_path, fake_github, fake_openai, WARM, base_files=unpriced)
+
+    run, comment = review(project, max_cost="0.001", concurrency="1")
+
+    sent = [r.body for r in fake_openai.requests if r.path.endswith("/chat/completions")]
+    assert 0 < len(sent) < 10  # 5 cases x 2 sides were planned; the budget stopped the rest
+    assert all(b is not None and b["model"] == "acme/house-model" for b in sent)
+    text = visible(comment)
+    assert "counted at a conservative $15 / $60 per 1M input / output tokens" in text, text
+    assert "the review's cost budget ran out" in text
+    assert run.outputs["conclusion"] != "success"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptreview.errors import ConfigError, Location
+from promptreview.models.params import ParamError, check_params
 from promptreview.revision import Revision, normalize_path
 from promptreview.safe_yaml import line_of, load_yaml
 from promptreview.suite import Config, CoverageSpec, Defaults, GateSpec, MetricSpec, SuiteSpec
@@ -210,7 +211,9 @@ def _parse_suite(
         body.get("gate", raw_defaults.get("gate")) or {}, path, f"{field}.gate", line_of(body, "gate")
     )
     params = body.get("params", raw_defaults.get("params")) or {}
-    _expect_mapping(params, path, line_of(body, "params"), f"{field}.params")
+    where = body if "params" in body else raw_defaults
+    _expect_mapping(params, path, line_of(where, "params"), f"{field}.params")
+    params = _checked_params(params, path, f"{field}.params")
     system = body.get("system")
     if system is not None and not isinstance(system, str):
         raise ConfigError(
@@ -276,6 +279,14 @@ def _parse_coverage(raw: Any, path: str, body: Mapping[str, Any], field: str) ->
         raise ConfigError("`inputs` is a path inside the repository to a production log (JSONL, CSV)", where)
     radius = _num(raw.get("radius"), 0.8, path, raw, f"{field}.coverage.radius", lo=0.0, hi=1.0)
     return CoverageSpec(norm, radius)
+
+
+def _checked_params(params: Mapping[str, Any], path: str, field: str) -> dict[str, Any]:
+    """Only known sampling parameters within bounds (see ``models/params.py`` for why)."""
+    try:
+        return check_params(params)
+    except ParamError as exc:
+        raise ConfigError(str(exc), Location(path, line_of(params, exc.key), f"{field}.{exc.key}")) from None
 
 
 def _parse_compare(raw: Any, path: str, body: Mapping[str, Any], field: str) -> tuple[bool, str]:

@@ -101,6 +101,8 @@ def _sum(stats: object) -> CallStats:
             "completion_tokens",
             "cost_usd",
             "latency_s",
+            "unpriced",
+            "unpriced_usd",
         ):
             setattr(total, f, getattr(total, f) + getattr(s, f))
         for k, v in s.errors_by_kind.items():

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from promptreview.errors import ConfigError, Location
+from promptreview.models.params import ParamError, check_params
 from promptreview.safe_json import load_json
 from promptreview.safe_yaml import line_of, load_yaml
 from promptreview.suite import Case, MessageTemplate, MetricSpec, Prompt
@@ -114,6 +115,7 @@ def parse_gh_models(text: str, path: str) -> Prompt:
     description = _go_string(data.get("description"), loc("description"))
     model = _go_string(data.get("model"), loc("model")) or None
     params = _gh_params(data.get("modelParameters"), path, data)
+    _check_gh_params(params, data.get("modelParameters"), path)
     params.update(_gh_response_format(data, path))
     raw_messages = data.get("messages") or []
     if not isinstance(raw_messages, list):
@@ -163,6 +165,20 @@ def _gh_params(raw: Any, path: str, parent: Any) -> dict[str, Any]:
             value = int(value)
         out[wire] = kind(value)
     return out
+
+
+_GH_NAMES = {wire: key for key, (wire, _kind) in _GH_PARAM_TYPES.items()}
+
+
+def _check_gh_params(params: dict[str, Any], raw: Any, path: str) -> None:
+    """modelParameters within the bounds every suite's params obey (``models/params.py``)."""
+    try:
+        check_params(params)
+    except ParamError as exc:
+        key = _GH_NAMES.get(exc.key, exc.key)
+        line = line_of(raw, key) if isinstance(raw, Mapping) else None
+        message = str(exc).replace(f"`{exc.key}`", f"`{key}`")
+        raise ConfigError(message, Location(path, line, f"modelParameters.{key}")) from None
 
 
 def _gh_response_format(data: Mapping[str, Any], path: str) -> dict[str, Any]:

@@ -43,7 +43,8 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from promptreview.models.endpoint import Endpoint, resolve_endpoint
-from promptreview.models.pricing import PriceTable
+from promptreview.models.params import request_params
+from promptreview.models.pricing import PriceTable, conservative_cost
 from promptreview.models.types import CallStats, ChatRequest, Completion, Embeddings, ErrorKind
 
 if TYPE_CHECKING:
@@ -436,6 +437,7 @@ class ModelClient:
                     stats.cost_usd += cost
                     if not priced:
                         stats.unpriced += 1
+                        stats.unpriced_usd += conservative_cost(used)
             if failure is not None or vectors is None:
                 assert failure is not None
                 stats.errors += 1
@@ -538,8 +540,9 @@ class ModelClient:
 
     @property
     def spent_usd(self) -> float:
-        """What this run has spent so far (cache hits cost nothing)."""
-        return sum(st.cost_usd for st in self.stats.values())
+        """What this run has spent so far against max-cost (cache hits cost nothing; a model with
+        no price counts at the conservative price, see ``pricing.CONSERVATIVE_PRICE``)."""
+        return sum(st.cost_usd + st.unpriced_usd for st in self.stats.values())
 
     async def _complete_uncached(self, req: ChatRequest) -> Completion:
         fatal = self._fatal_for(req.model)
@@ -554,11 +557,10 @@ class ModelClient:
             )
         if time.monotonic() >= self._deadline:
             return self._deadline_completion(None)
-        body: dict[str, Any] = {
-            "model": req.model,
-            "messages": [{"role": m.role, "content": m.content} for m in req.messages],
-        }
-        body.update(req.params_dict())
+        # Sampling parameters first, model and messages last: nothing in params can replace them.
+        body: dict[str, Any] = request_params(req.params_dict())
+        body["model"] = req.model
+        body["messages"] = [{"role": m.role, "content": m.content} for m in req.messages]
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         async with self._sem:
             data, failure, latency, attempts = await self._send("chat/completions", payload, req.model)

@@ -2,7 +2,9 @@
 
 Prices change and differ per provider, so the table is a convenience, not a source of truth:
 ``promptreview.yml`` can override any entry, and a model we do not know costs 0 with
-``priced=False`` so the report says "cost unknown" instead of showing a confident $0.00.
+``priced=False`` so the report says "cost unknown" instead of showing a confident $0.00. Against
+the ``max-cost`` budget, though, an unknown model counts at :data:`CONSERVATIVE_PRICE` (an
+unpriced model would otherwise make the budget limit nothing), and the report says so.
 GitHub Models' free tier is not billed at all; the table shows what the same tokens cost on
 OpenAI, which is what a team would pay once it outgrows the free tier.
 """
@@ -35,6 +37,18 @@ DEFAULT_PRICES: Mapping[str, Price] = {
     "text-embedding-3-small": Price(0.02),
     "text-embedding-3-large": Price(0.13),
 }
+
+# What a call to a model with no price counts against max-cost: a frontier model's list price
+# (OpenAI o1: $15 / $60 per 1M tokens), above everything in the table, so the budget errs on the
+# side of stopping early.
+CONSERVATIVE_PRICE = Price(15.00, 60.00)
+
+
+def conservative_cost(prompt_tokens: int, completion_tokens: int = 0) -> float:
+    """USD a call of an unpriced model counts against the budget."""
+    p = CONSERVATIVE_PRICE
+    return (prompt_tokens * p.input_per_m + completion_tokens * p.output_per_m) / 1_000_000
+
 
 PriceSpec = Price | tuple[float, float] | list[float] | Mapping[str, Any] | float
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from promptreview.models.pricing import conservative_cost
+
 Role = Literal["system", "user", "assistant"]
 Purpose = Literal["answer", "judge"]
 
@@ -135,6 +137,7 @@ class CallStats:
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     cost_saved_usd: float = 0.0
     unpriced: int = 0  # calls whose model is not in the price table: "cost unknown"
+    unpriced_usd: float = 0.0  # what those calls count against max-cost, at the conservative price
 
     def add(self, c: Completion) -> None:
         self.calls += 1
@@ -148,6 +151,7 @@ class CallStats:
             return
         if not c.priced:
             self.unpriced += 1
+            self.unpriced_usd += conservative_cost(c.prompt_tokens, c.completion_tokens)
         self.prompt_tokens += c.prompt_tokens
         self.completion_tokens += c.completion_tokens
         self.cost_usd += c.cost_usd

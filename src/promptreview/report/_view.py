@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from markupsafe import Markup
 
 from promptreview.judge_quality import CONSISTENCY_WARNING
+from promptreview.models.pricing import CONSERVATIVE_PRICE
 from promptreview.models.types import CallStats
 from promptreview.report.data_notes import data_notes
 from promptreview.results import CaseComparison, CaseResult, MetricResult
@@ -487,8 +488,12 @@ def usage_notes(result: ReviewResult) -> tuple[str, ...]:
             notes.append(f"{n:,} {who} {error_phrase(kind, n)}.")
     unpriced = sum(s.unpriced for s in (u.base, u.head, u.judge))
     if unpriced or not u.priced:
+        counted = sum(s.unpriced_usd for s in (u.base, u.head, u.judge))
+        price = CONSERVATIVE_PRICE
         notes.append(f"Costs are incomplete: {plural(unpriced, 'call')} used a model with no price in the "
-                     "price table (add it under `defaults.prices`).")
+                     "price table (add it under `defaults.prices`); against `max-cost` they counted at a "
+                     f"conservative ${price.input_per_m:g} / ${price.output_per_m:g} per 1M input / output "
+                     f"tokens, about {money(counted, True)}.")
     saved = sum(s.cost_saved_usd for s in (u.base, u.head, u.judge))
     if saved > 0:
         notes.append(f"The cache saved about {money(saved, True)}.")
