@@ -68,6 +68,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     _endpoint_args(cov)
     cov.set_defaults(func=_cmd_coverage)
 
+    gen = sub.add_parser("generate", help="new cases from the suite's prompt (rules and inverse rules)")
+    gen.add_argument("suite", help="suite name")
+    gen.add_argument("--count", type=int, default=10, help="how many cases (default 10)")
+    gen.add_argument(
+        "--out", metavar="PATH", help="YAML file to write or append to (a .prompt.yml: its testData)"
+    )
+    gen.add_argument("--model", help="the model that writes the cases (default: the suite's judge)")
+    gen.add_argument(
+        "--threshold",
+        type=float,
+        default=0.9,
+        help="cosine similarity above which a new case is a duplicate (default 0.9)",
+    )
+    gen.add_argument("--dry-run", action="store_true", help="show the plan and cost estimate, call nothing")
+    _endpoint_args(gen)
+    gen.set_defaults(func=_cmd_generate)
+
     jc = sub.add_parser("judge-check", help="measure the judge against human-labelled pairs")
     jc.add_argument(
         "--labels",
@@ -187,3 +204,21 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
         }
         Path(args.json).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0 if report.n else 1
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from promptreview.data.generate import generate
+
+    result = generate(
+        Path(args.repo),
+        args.suite,
+        args.count,
+        Path(args.out) if args.out else None,
+        args.model,
+        args.threshold,
+        args.dry_run,
+        args.config,
+        _endpoint(args),
+    )
+    print(result.summary())
+    return 0
