@@ -32,6 +32,7 @@ from promptreview.report import (
     render_comment,
     render_full,
     render_html,
+    render_notice,
     render_placeholder,
     render_terminal,
     scrub,
@@ -209,6 +210,55 @@ def test_headline_states_the_verdict_and_why() -> None:
 def test_headline_for_each_verdict(words: list[SuiteWords], expected: str) -> None:
     doc = Doc(gfm(render_comment(build_review(words))))
     assert doc.all("h2")[0].text == expected
+
+
+JARGON = ("Holm", "net benefit", "certify", "one-sided", "p-value", "pass rate on `pass rate`")
+
+
+def headline_text(body: str) -> str:
+    """The sentence(s) under the verdict heading, as rendered text."""
+    html = gfm(body)
+    end = html.index("<table>") if "<table>" in html else None
+    return Doc(html[html.index("</h2>"):end]).all("p")[0].text
+
+
+@pytest.mark.parametrize(
+    ("kind", "words", "expected"),
+    [
+        ("pass", [SuiteWords("stable", cases=80)],
+         ["Nothing got worse by more than the gate's margin, so this passes."]),
+        ("fail", [SuiteWords("support-answers", cases=60, regressions=25, improvements=3)],
+         ["Head passes fewer cases (95% → 58%, −37 pts)", "too large to be chance", "so this fails."]),
+        ("inconclusive", [SuiteWords("small", cases=12)],
+         ["Not enough cases to be sure the pass rate is within its 5 pts margin",
+          "cases would settle it if head is really no worse than base (this run had 12)."]),
+        ("error", [SuiteWords("broken", cases=5, error="prompt file could not be parsed")],
+         ["Nothing could be evaluated: the suite has no cases, so there is nothing to evaluate."]),
+        ("removed prompt", [SuiteWords("legacy", status="removed")],
+         ["was removed, so there is nothing to evaluate and nothing to block."]),
+    ],
+)
+def test_headline_reason_of_every_verdict_kind_reads_plainly(kind: str, words: list[SuiteWords],
+                                                               expected: list[str]) -> None:
+    text = headline_text(render_comment(build_review(words)))
+    print(f"{kind}: {text}")
+    for phrase in expected:
+        assert phrase in text, text
+    assert not any(j in text for j in JARGON), text
+    assert len(text.split()) <= 70, text
+
+
+def test_headline_when_no_prompt_changed_reads_plainly() -> None:
+    body = render_notice("no_changes", marker=MARKER, head_sha="2" * 40)
+    text = Doc(gfm(body)).all("p")[0].text
+    print(f"no changes: {text}")
+    assert text.startswith("No prompt, partial, case file or suite definition changed at 2222222, "
+                           "so nothing was evaluated.")
+
+
+def test_headline_of_several_suites_names_the_one_to_look_at_first() -> None:
+    text = headline_text(render_comment(failing_review()))
+    assert text.startswith("Of 2 suites, 1 fails, 1 passes; the first to look at is support-answers."), text
 
 
 def test_suite_table_has_one_row_per_suite_with_rates_interval_and_judge_tally() -> None:

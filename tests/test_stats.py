@@ -335,10 +335,23 @@ def test_cases_needed_for_graded_means_by_hand() -> None:
 
 def test_cases_needed_edges() -> None:
     assert cases_needed([], 0.05, proportions=True) is None
-    assert cases_needed([-1.0] * 5 + [0.0] * 45, 0.05, proportions=True) is None  # mean -0.1 < -margin
+    # Beyond the margin the hint plans on "no change" instead of giving up.
+    beyond = cases_needed([-1.0] * 5 + [0.0] * 45, 0.05, proportions=True)
+    assert beyond is not None and beyond > 50
     assert cases_needed([0.3], 0.05, proportions=False) is None  # no spread from one case
     assert cases_needed([0.0] * 10, 0.25, proportions=False) == MIN_CASES
-    # An observed improvement is not banked on: it plans as if the effect were 0.
+    # An observed improvement is planned on (the report says so): it needs fewer cases than none.
     centred = [0.2, -0.2] * 30
     improved = [d + 0.1 for d in centred]
-    assert cases_needed(improved, 0.05, proportions=False) == cases_needed(centred, 0.05, proportions=False)
+    assert cases_needed(improved, 0.05, proportions=False) < cases_needed(centred, 0.05, proportions=False)
+
+
+def test_cases_needed_is_stable_and_actionable() -> None:
+    """Issue 9.4's cases: a clean gain in 6 cases, and 30 cases one case apart."""
+    clean_gain = cases_needed([1.0, 1.0, 0.0, 0.0, 0.0, 0.0], 0.05, proportions=True)
+    hints = [cases_needed([1.0] * gains + [-1.0] * losses + [0.0] * (30 - gains - losses), 0.05,
+                          proportions=True) for gains, losses in ((6, 6), (6, 7), (5, 7))]
+    print(f"clean +33 pts in 6 cases: {clean_gain}; 30 cases 6/6, 6/7, 5/7: {hints}")
+    assert clean_gain is not None and clean_gain <= 30
+    assert all(h is not None for h in hints)
+    assert max(hints) <= 2 * min(hints)  # type: ignore[type-var, operator]

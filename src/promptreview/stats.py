@@ -77,6 +77,7 @@ __all__ = [
     "net_benefit",
     "paired_binary",
     "paired_graded",
+    "planned_effect",
 ]
 
 MIN_CASES = 5
@@ -436,6 +437,12 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def planned_effect(effects: Sequence[float]) -> float:
+    """The true effect a sample-size hint assumes: the observed improvement, or no change."""
+    mean = math.fsum(effects) / len(effects) if effects else 0.0
+    return max(mean, 0.0)
+
+
 def cases_needed(
     effects: Sequence[float],
     margin: float,
@@ -454,27 +461,29 @@ def cases_needed(
         N = ((z_c * sd0 + z_p * sd1) / (margin + D))^2
 
     with ``z_c = Phi^-1(confidence)``, ``z_p = Phi^-1(power)`` (80% by default: with N cases the
-    bound clears the margin four times in five), ``D = min(observed mean, 0)`` as the planned true
-    effect (an observed improvement is not banked on), ``sd1`` the per-case standard deviation at
-    ``D`` and ``sd0`` the one at the margin (``-margin``). For paired proportions
-    (``proportions=True``: pass/fail and pairwise) both come from Tango's restricted variance on the
-    same (Rao-Scott-adjusted) counts as :func:`paired_binary`, which matters when few cases
-    changed: with no discordant case ``sd1 = 0`` but ``sd0^2 = margin * (1 - margin)``, so
+    bound clears the margin four times in five), ``D`` the planned true effect, ``sd1`` the
+    per-case standard deviation at ``D`` and ``sd0`` the one at the margin (``-margin``). For paired
+    proportions (``proportions=True``: pass/fail and pairwise) both come from Tango's restricted
+    variance on the same (Rao-Scott-adjusted) counts as :func:`paired_binary`, which matters when
+    few cases changed: with no discordant case ``sd1 = 0`` but ``sd0^2 = margin * (1 - margin)``, so
     N = z_c^2 (1 - margin) / margin, about 52 cases for a 5-point margin, exactly what the score
     bound needs. For graded means ``sd0 = sd1`` = the sample standard deviation.
 
-    Returns None when no number of cases would do (the observed mean is at or below ``-margin``)
-    or the spread cannot be estimated (fewer than two graded cases). Never less than
-    :data:`MIN_CASES`.
+    The planned effect is :func:`planned_effect`: an observed improvement, else no change (head as
+    good as base). Planning at an observed drop makes the hint jump by orders of magnitude when
+    one case moves the mean towards ``-margin`` (and "no number would do" beyond it), which nobody
+    can act on; planning at 0 makes it depend on the spread alone, so it moves smoothly. An
+    observed improvement *is* planned on, so a clean gain in a few cases is told it needs a few
+    more cases, not hundreds. The report states the assumption.
+
+    Returns None only when there is nothing to plan from (no cases, or fewer than two graded
+    cases). Never less than :data:`MIN_CASES`.
     """
     n = len(effects)
     if n == 0 or margin <= 0:
         return None
-    mean = math.fsum(effects) / n
-    planned = min(mean, 0.0)
+    planned = planned_effect(effects)
     distance = margin + planned
-    if distance <= 0:
-        return None
     if proportions:
         gained, lost, n_eff, rho = _effective_counts(effects)
         sd1 = math.sqrt(rho * _tango_variance(gained, lost, n_eff, planned))

@@ -49,6 +49,7 @@ from promptreview.stats import (
     net_benefit,
     paired_binary,
     paired_graded,
+    planned_effect,
 )
 
 __all__ = [
@@ -479,19 +480,24 @@ def _inconclusive(
             needed,
         )
     asks = _magnitude(binding.kind, binding.margin)
-    if needed is None:
+    if needed is None or certifiable is None:
         return says(
-            f"can't tell yet: {_quantity(binding)} looks {_direction(bound.estimate)} by "
-            f"{_magnitude(binding.kind, abs(bound.estimate))}, at or beyond the {asks} margin but not "
-            "significantly worse; more cases would not certify the margin unless that gap closes",
+            f"can't tell yet whether {_quantity(binding)} stays within its {asks} margin: "
+            f"it moved {_signed(binding.kind, bound.estimate)} and its bounds are too wide to say",
             certifiable,
-            None,
+            needed,
         )
-    if certifiable is None:
-        return says(f"can't tell yet: `{binding.name}` has no finite bound", None, needed)
+    effects = _effects(next(m for v, m in blocking if v is binding))
+    assumed = planned_effect(effects)
+    assumption = (
+        f"if the {_signed(binding.kind, assumed)} this run saw is real"
+        if assumed > 0
+        else "if head is really no worse than base"
+    )
     return says(
-        f"can't tell yet: on `{binding.name}` the data certify a margin of "
-        f"{_magnitude(binding.kind, certifiable)}, the gate asks {asks}; about {needed} cases would do "
+        f"can't tell yet whether {_quantity(binding)} stays within its {asks} margin: it moved "
+        f"{_signed(binding.kind, bound.estimate)}, and the 95% lower bound is "
+        f"{_signed(binding.kind, bound.lower)}; about {needed:,} cases would settle it {assumption} "
         f"(this run had {bound.n})",
         certifiable,
         needed,
@@ -584,7 +590,7 @@ def _worse_reason(worse: list[MetricVerdict], confidence: float, family_size: in
         )
     else:
         what = (
-            f"head's {_quantity(first)} is lower by {_magnitude(first.kind, -bound.estimate)} "
+            f"{_quantity(first)} is lower on head by {_magnitude(first.kind, -bound.estimate)} "
             f"({_level(confidence)} bound {_signed(first.kind, bound.upper)})"
         )
     others = ""
@@ -620,11 +626,14 @@ def _tightest(gated: list[MetricVerdict]) -> str | None:
 
 
 def _quantity(metric: MetricVerdict) -> str:
+    if metric.name == "pass rate":
+        return "the pass rate"
     return {
-        "binary": f"pass rate on `{metric.name}`",
-        "graded": f"mean score on `{metric.name}`",
-        "grade5": f"mean grade on `{metric.name}`",
-        "pairwise": f"judge's net benefit on `{metric.name}`",
+        "binary": f"the pass rate on `{metric.name}`",
+        "graded": f"the mean score on `{metric.name}`",
+        "grade5": f"the mean grade on `{metric.name}`",
+        "pairwise": "the judge's preference" if metric.name == "which is better"
+        else f"the judge's net preference on `{metric.name}`",
     }[metric.kind]
 
 

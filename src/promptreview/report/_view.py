@@ -354,6 +354,11 @@ def _display_kind(m: MetricSummary) -> str:
     return "binary" if m.name == PASS_RATE else m.kind
 
 
+def summary_value(m: MetricSummary, side: str) -> Markup:
+    """One side's value of a metric, in its unit (``60%``, ``4.30 of 5``, ``0.50``)."""
+    return _summary_value(m, side)
+
+
 def _summary_value(m: MetricSummary, side: str) -> Markup:
     grade = m.base_mean_grade if side == "base" else m.head_mean_grade
     rate = m.base_rate if side == "base" else m.head_rate

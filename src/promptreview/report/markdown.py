@@ -22,6 +22,7 @@ from promptreview import __version__
 from promptreview.report import _view as view
 from promptreview.report._templates import template_environment
 from promptreview.report.answers import answer_cell, word_diff
+from promptreview.report.headline import headline
 from promptreview.report.sanitize import (
     html_text,
     md_code,
@@ -243,6 +244,7 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "verdict": verdict,
         "emoji": view.VERDICT_EMOJI.get(verdict, "❔"),
         "reason": result.verdict.reason,
+        "headline": headline(result),
         "review_notes": result.notes,
         "family_size": result.verdict.family_size,
         "shard": result.shard,
