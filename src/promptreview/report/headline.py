@@ -72,7 +72,7 @@ def _suite_lines(suite: SuiteResult, named: bool) -> list[Line]:
     if v.verdict == "error":
         return [Line("decision", f"Nothing could be evaluated: {_lower(v.reason)}")]
     if suite.status in ("added", "single") or not v.metrics:
-        return [Line("decision", _first_upper(v.reason))]
+        return [Line("decision", _in_words(suite))]
     lines: list[Line] = []
     better, worse = _movements(suite)
     if better:
@@ -121,18 +121,18 @@ def _values(s: MetricSummary) -> str:
 def _decision(suite: SuiteResult, deciding: MetricVerdict | None) -> str:
     v = suite.verdict
     if getattr(deciding, "note", None):  # the verdict stage said what is missing: keep its words
-        return _first_upper(v.reason)
+        return _in_words(suite)
     if v.verdict == "fail":
         if deciding is not None and deciding.status == "worse":
             return (f"That drop in {_called(deciding.name)} is too large to be chance "
                     f"(p = {deciding.adjusted_p:.2g} after adjusting for every test in this review), "
                     "so this fails.")
-        return _first_upper(v.reason)
+        return _in_words(suite)
     if v.verdict == "pass":
         return "Nothing got worse by more than the gate's margin, so this passes."
     # inconclusive
     if deciding is None:
-        return _first_upper(v.reason)
+        return _in_words(suite)
     margin = view.magnitude(deciding.margin, deciding.kind)
     if deciding.bound.n < MIN_CASES:
         return (f"Only {deciding.bound.n} case{'s' if deciding.bound.n != 1 else ''} measured "
@@ -149,6 +149,18 @@ def _decision(suite: SuiteResult, deciding: MetricVerdict | None) -> str:
     return text
 
 
+_VERBS = {"pass": "passes", "fail": "fails", "inconclusive": "can't be settled yet",
+          "error": "could not be evaluated"}
+
+
+def _in_words(suite: SuiteResult) -> str:
+    """The verdict stage's own reason (must-pass cases, floors, errors, missing evidence), named."""
+    reason = suite.verdict.reason
+    for prefix in ("Can't tell yet: ", "Can't tell: "):
+        reason = reason.removeprefix(prefix)
+    return f"`{suite.name}` {_VERBS.get(suite.verdict.verdict, 'is')}: {_lower(reason)}"
+
+
 def _called(name: str) -> str:
     return "the pass rate" if name == PASS_RATE else (
         "the judge's preference" if name == PAIRWISE else f"`{name}`")
@@ -162,7 +174,3 @@ def _join(parts: list[str]) -> str:
 
 def _lower(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:1].isupper() and text[1:2].islower() else text
-
-
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
