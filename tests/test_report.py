@@ -228,7 +228,7 @@ def headline_text(body: str) -> str:
         ("pass", [SuiteWords("stable", cases=80)],
          ["Nothing got worse by more than the gate's margin, so this passes."]),
         ("fail", [SuiteWords("support-answers", cases=60, regressions=25, improvements=3)],
-         ["Head passes fewer cases (95% → 58%, −37 pts)", "too large to be chance", "so this fails."]),
+         ["Head passes fewer cases (95% → 58%, −37 pts)", "too large to be chance", "so support-answers fails."]),
         ("inconclusive", [SuiteWords("small", cases=12)],
          ["Not enough cases to be sure the pass rate is within its 5 pts margin",
           "cases would settle it if head is really no worse than base (this run had 12)."]),

@@ -66,7 +66,7 @@ def _scope(suites: list[SuiteResult], focus: SuiteResult) -> str:
 
 def _suite_lines(suite: SuiteResult, named: bool) -> list[Line]:
     v = suite.verdict
-    if suite.status == "removed":
+    if suite.status == "removed" and v.verdict != "fail":
         return [Line("decision", f"The prompt `{suite.base_prompt or suite.name}` was removed, so there is "
                                  "nothing to evaluate and nothing to block.")]
     if v.verdict == "error":
@@ -126,7 +126,7 @@ def _decision(suite: SuiteResult, deciding: MetricVerdict | None) -> str:
         if deciding is not None and deciding.status == "worse":
             return (f"That drop in {_called(deciding.name)} is too large to be chance "
                     f"(p = {deciding.adjusted_p:.2g} after adjusting for every test in this review), "
-                    "so this fails.")
+                    f"so `{suite.name}` fails.")
         return _in_words(suite)
     if v.verdict == "pass":
         return "Nothing got worse by more than the gate's margin, so this passes."
