@@ -184,3 +184,20 @@ def test_a_key_echoed_by_the_model_is_in_neither_the_trusted_cache_nor_the_repor
     stored = b"".join(p.read_bytes() for p in (*cache_files, *reports))
     assert b"key=***" in stored
     assert API_KEY.encode() not in stored
+
+
+def test_a_malformed_event_payload_is_one_line_naming_the_field_not_an_internal_error(
+    tmp_path: Path, fake_github: GitHubServer, fake_openai: OpenAIServer
+) -> None:
+    project = make_project(tmp_path, fake_github, fake_openai, {"prompts/greet.txt": "Hi {{ vars.name }}!"})
+    payload = project.pull_request_event()
+    payload["pull_request"]["head"] = project.head  # a string where GitHub sends an object
+
+    run = project.run("pull_request", payload)
+
+    assert run.returncode == 2
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error::")]
+    assert errors == [
+        "::error::promptreview: malformed event payload: `pull_request.head` is a str, GitHub sends an object"
+    ]
+    assert "internal error" not in run.log and fake_openai.count() == 0

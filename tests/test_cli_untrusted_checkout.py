@@ -263,3 +263,33 @@ def test_a_401_that_carries_the_key_in_its_code_field_is_reported_without_it(
     assert "refused the API key (HTTP 401, ***" in run.err
     for text in (out.read_text("utf-8"), run.out, run.err):
         assert CLI_API_KEY not in text
+
+
+# --- 13.8: robustness: one clear line, never a crash ------------------------------------------------
+
+
+def test_a_base_url_with_credentials_is_refused_in_one_line(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = repo_with(tmp_path, HI)
+    for url, said in ((f"http://user:pass@{fake_openai.base_url[7:]}", "must not carry credentials"),
+                      ("http://user:pa/ss@example.invalid/v1", "is not a valid URL")):
+        run = run_cli(capsys, "compare", "--repo", str(repo.path), "--base", "main", "--head", "feature",
+                      "--base-url", url, "--no-cache")
+        assert run.code == 2 and said in run.err, run.err
+        assert "user:pass@" not in run.err and "pa/ss" not in run.err  # the credential is not printed
+    assert fake_openai.count() == 0
+
+
+def test_a_template_that_prints_an_object_is_an_error_not_a_memory_address(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompt = "Hi {{ vars.name }} {{ vars.name.upper }} {{ cycler(1) }}"
+    repo = repo_with(tmp_path, {"prompts/greet.txt": prompt})
+    out = tmp_path / "r.json"
+
+    run = compare(capsys, repo, fake_openai, "--no-cache", "--json", str(out))
+
+    assert run.code != 0
+    text = out.read_text("utf-8") + sent_to_model(fake_openai)
+    assert " at 0x" not in text and "would print a builtin_function_or_method object" in text

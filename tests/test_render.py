@@ -224,7 +224,7 @@ ESCAPES = {
 def test_sandbox_escapes_fail_without_running_code(renderer: Renderer, template: str, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     error = failure(renderer, template, {"MARKER": str(marker)})
-    assert any(word in error for word in ("unsafe", "undefined", "no attribute")), error
+    assert any(word in error for word in ("unsafe", "undefined", "no attribute", "would print")), error
     assert error.startswith("prompts/test.j2 line 1: ")
     assert not marker.exists()
 

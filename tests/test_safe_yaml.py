@@ -334,3 +334,13 @@ def test_both_parsers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
         data = load_yaml(text, "f.yml")
         results.append((json.dumps(data), data["flags"].line, data["cases"].item_line(1)))
     assert results[0] == results[1]
+
+
+def test_a_lone_surrogate_is_a_clear_error_naming_the_line() -> None:
+    from promptreview.errors import ConfigError
+    from promptreview.safe_yaml import load_yaml
+
+    with pytest.raises(ConfigError) as caught:
+        load_yaml("a: 1\nb: x\ud800y\n", "cases.yaml")
+    message = "cases.yaml:2: invalid text: a lone UTF-16 surrogate (U+D800) is not a character"
+    assert str(caught.value) == message

@@ -241,6 +241,32 @@ class _StrictUndefined(jinja2.StrictUndefined):
     __repr__ = jinja2.StrictUndefined._fail_with_undefined_error
 
 
+_PRINTABLE = (str, int, float, bool, type(None), range)
+
+
+def _printable(value: Any) -> Any:
+    """What ``{{ }}`` may print: values, never objects (``{{ ''.upper }}``, ``{{ cycler(1) }}``),
+    whose repr would put a memory address and internals into the prompt."""
+    if isinstance(value, (_PRINTABLE, jinja2.Undefined)) or _plain_data(value, 0):
+        return value
+    raise SecurityError(
+        f"`{{{{ }}}}` would print a {type(value).__name__} object, not a value (a method or helper "
+        "that was not called?)"
+    )
+
+
+def _plain_data(value: Any, depth: int) -> bool:
+    if isinstance(value, _PRINTABLE):
+        return True
+    if depth > 20:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_plain_data(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_plain_data(k, depth + 1) and _plain_data(v, depth + 1) for k, v in value.items())
+    return False
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, tightened for untrusted prompts (see the module docstring)."""
 
@@ -256,6 +282,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             keep_trailing_newline=True,
             auto_reload=True,
             cache_size=400,
+            finalize=_printable,
         )
         self.max_size = max_size
         self.batch_loader = loader

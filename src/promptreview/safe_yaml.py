@@ -138,6 +138,9 @@ def line_of(node: Any, key_or_index: Any = None, default: int | None = None) -> 
     return default
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def load_yaml(
     text: str | bytes,
     file: str,
@@ -166,6 +169,12 @@ def load_yaml(
     source = _decode(text, file) if isinstance(text, bytes) else text
     if source.startswith("\ufeff"):
         source = source[1:]
+    lone = _SURROGATE.search(source)
+    if lone is not None:  # not text at all: the parser (and any later encode) would crash on it
+        raise ConfigError(
+            f"invalid text: a lone UTF-16 surrogate (U+{ord(lone.group()):04X}) is not a character",
+            Location(file, source.count("\n", 0, lone.start()) + 1),
+        )
     builder = _Builder(file, max_depth=max_depth, max_nodes=max_nodes)
     try:
         return builder.build(yaml.parse(source, Loader=_LOADER))

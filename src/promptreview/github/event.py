@@ -176,7 +176,7 @@ def _pull_request(payload: Mapping[str, Any], repo: str) -> Trigger:
     pull = payload.get("pull_request")
     if not isinstance(pull, Mapping):
         return Ignored("the pull_request payload has no pull_request object")
-    head, base = pull.get("head") or {}, pull.get("base") or {}
+    head, base = _obj(pull, "head", "pull_request"), _obj(pull, "base", "pull_request")
     head_sha, base_sha = str(head.get("sha") or ""), str(base.get("sha") or "")
     number = pull.get("number") or payload.get("number")
     if not (head_sha and base_sha and isinstance(number, int)):
@@ -193,7 +193,7 @@ def _pull_request(payload: Mapping[str, Any], repo: str) -> Trigger:
         requested_by=_login(payload.get("sender")) or _login(pull.get("user")) or "",
         head_repo=head_repo,
         is_fork=is_fork,
-        html_url=pull.get("html_url"),
+        html_url=_text(pull.get("html_url")),
     )
 
 
@@ -201,11 +201,10 @@ def _issue_comment(payload: Mapping[str, Any], repo: str) -> Trigger:
     action = str(payload.get("action") or "")
     if action != "created":
         return Ignored(f"issue_comment `{action}`: only new comments can ask for /rerun")
-    issue = payload.get("issue") or {}
-    comment = payload.get("comment") or {}
+    issue, comment = _obj(payload, "issue", "event"), _obj(payload, "comment", "event")
     if not issue.get("pull_request"):
         return Ignored("the comment is on an issue, not a pull request")
-    user = comment.get("user") or {}
+    user = _obj(comment, "user", "comment")
     login = _login(user) or ""
     body = str(comment.get("body") or "")
     command = parse_rerun(body)
@@ -217,7 +216,7 @@ def _issue_comment(payload: Mapping[str, Any], repo: str) -> Trigger:
     number, comment_id = issue.get("number"), comment.get("id")
     if not isinstance(number, int) or not isinstance(comment_id, int):
         return Ignored("the issue_comment payload lacks the issue number or comment id")
-    html_url = (issue.get("pull_request") or {}).get("html_url") or issue.get("html_url")
+    html_url = _text(_obj(issue, "pull_request", "issue").get("html_url")) or _text(issue.get("html_url"))
     if command is None:
         return PreferCommand(repo, number, comment_id, login, verdicts, html_url)
     fresh, suite = command
@@ -228,8 +227,24 @@ def _issue_comment(payload: Mapping[str, Any], repo: str) -> Trigger:
         commenter=login,
         fresh=fresh,
         only_suite=suite,
-        html_url=(issue.get("pull_request") or {}).get("html_url") or issue.get("html_url"),
+        html_url=_text(_obj(issue, "pull_request", "issue").get("html_url")) or _text(issue.get("html_url")),
     )
+
+
+def _obj(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """``parent[key]`` as an object ({} when absent): a payload of another shape is named, not a crash."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventError(
+            f"malformed event payload: `{where}.{key}` is a {type(value).__name__}, GitHub sends an object"
+        )
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _full_name(repo: Any) -> str | None:

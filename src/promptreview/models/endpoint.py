@@ -54,8 +54,12 @@ class Endpoint:
 def display_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # not a number: show the host alone rather than fail on a bad URL
+        port = None
+    if port:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -71,7 +75,16 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _check_url(url: str, where: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise ModelConfigError(f"{where} is not a valid URL ({display_url(url)!r}): {exc}") from None
+    if parts.username is not None or parts.password is not None:
+        raise ModelConfigError(
+            f"{where} must not carry credentials (user:password@ in {display_url(url)!r}): they would "
+            "be printed with the URL; pass the key as api-key / OPENAI_API_KEY instead"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ModelConfigError(
             f"{where} is not an http(s) URL: {display_url(url)!r}; "
