@@ -1,8 +1,9 @@
 """Turn a planned suite into concrete, rendered inputs for each version.
 
 Reads prompt and case files from each revision (never from a checkout of PR code), picks the
-cases both versions run on, and renders every message and templated metric argument in the
-sandboxed renderer, in one batch. A case whose template fails is kept with its error, so the run
+cases both versions run on (base's, as base defines them, plus head's added ones reported apart:
+see :mod:`promptreview.case_diff`), and renders every message and templated metric argument in
+the sandboxed renderer, in one batch. A case whose template fails is kept with its error, so the run
 goes on and the report says what happened to it.
 
 What the head revision breaks in its own prompt is collected as ``head_faults`` (DESIGN.md
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from promptreview.case_diff import CaseChanges, gate_cases
 from promptreview.cases import parse_cases
 from promptreview.errors import ConfigError, Location
 from promptreview.models.types import Message
@@ -27,6 +29,7 @@ from promptreview.render import Renderer, RenderJob, render_gh_models
 from promptreview.revision import Revision
 from promptreview.suite import Case, Defaults, MetricSpec, Prompt
 from promptreview.variables import dropped_variables, unmatched_placeholders
+from promptreview.task_drift import drift_note
 
 VersionName = Literal["base", "head"]
 T = TypeVar("T")
@@ -60,6 +63,7 @@ class PreparedSuite:
     notes: tuple[str, ...] = ()
     error: str | None = None
     head_faults: tuple[str, ...] = ()  # what the PR broke in this suite's prompt; fails the suite
+    case_changes: CaseChanges = field(default_factory=CaseChanges)  # added cases: extra evidence
 
     @property
     def name(self) -> str:
@@ -120,13 +124,17 @@ def _prepare(
     )
     gate_prompt = base_prompt or head_prompt
     assert gate_prompt is not None
-    cases = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
+    cases, case_changes = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
     # Evaluators inside a gh-models file are part of the gate: they come from the base version.
     metrics = _with_health_signals(suite.metrics + gate_prompt.metrics)
     if base_prompt and head_prompt and _evaluators(base_prompt) != _evaluators(head_prompt):
         notes.append(
             "this change edits the prompt file's evaluators; the base version's evaluators were used"
         )
+    if base_prompt and head_prompt and suite.compare:
+        drift = drift_note(base_prompt, head_prompt)
+        if drift is not None:
+            notes.append(drift)
     if not cases:
         if suite.implicit:  # a GitHub Models prompt file that is not an eval: nothing to run, no mistake
             notes.append("the prompt file has no testData, so there is nothing to evaluate")
@@ -147,7 +155,8 @@ def _prepare(
     faults = _head_faults(
         base_v, head_v, cases, _head_cases(plan, head, head_prompt), base, head, plan.status
     )
-    return PreparedSuite(plan, cases, metrics, base_v, head_v, tuple(notes), head_faults=faults)
+    return PreparedSuite(plan, cases, metrics, base_v, head_v, tuple(notes), head_faults=faults,
+                         case_changes=case_changes)
 
 
 def _head_cases(plan: SuitePlan, head: Revision, head_prompt: Prompt | None) -> tuple[Case, ...]:
@@ -245,13 +254,16 @@ def _choose_cases(
     base_prompt: Prompt | None,
     head_prompt: Prompt | None,
     notes: list[str],
-) -> tuple[Case, ...]:
-    """Both versions run on the head's cases, so every case pairs up. Cases that also exist at base
-    keep the base's ``must_pass`` and case-level metrics: a PR cannot loosen the checks on them."""
+) -> tuple[tuple[Case, ...], CaseChanges]:
+    """The base's cases as base defines them, then head's added cases (see :mod:`case_diff`).
+
+    A suite with no cases at base (a new prompt, a one-revision run) runs on head's cases.
+    """
     suite = plan.suite
     if suite.cases:
         cases_path = suite.cases
-        head_cases = _at_head("cases file", lambda: _read_cases(head, cases_path))
+        head_cases = (_at_head("cases file", lambda: _read_cases(head, cases_path))
+                      if plan.head_prompt else None)
         base_cases = _read_cases(base, suite.cases) if plan.base_prompt else None
         if head_cases is None and base_cases is None:
             where = "" if plan.status == "single" else " at base or head"
@@ -261,28 +273,12 @@ def _choose_cases(
     else:
         head_cases = head_prompt.cases if head_prompt else None
         base_cases = base_prompt.cases if base_prompt else None
+    if base_cases is None:
+        return head_cases or (), CaseChanges()
     if head_cases is None:
         notes.append("the cases file is missing at head; the base's cases were used")
-        return base_cases or ()
-    if base_cases is None:
-        return head_cases
-    by_id = {c.id: c for c in base_cases}
-    head_ids = {h.id for h in head_cases}  # once, not once per base case (quadratic at 10,000 cases)
-    removed = [c.id for c in base_cases if c.id not in head_ids]
-    if removed:
-        notes.append(f"this change removes {len(removed)} case(s) present at base: {', '.join(removed[:10])}")
-    added = sum(1 for c in head_cases if c.id not in by_id)
-    if added:
-        notes.append(f"this change adds {added} case(s)")
-    out = []
-    for c in head_cases:
-        old = by_id.get(c.id)
-        if old is not None and (old.must_pass != c.must_pass or old.metrics != c.metrics):
-            c = Case(
-                c.id, c.vars, c.expected, c.label, c.feedback, c.tags, old.must_pass, old.metrics, c.location
-            )
-        out.append(c)
-    return tuple(out)
+        head_cases = ()
+    return gate_cases(base_cases, head_cases)
 
 
 def _read_cases(rev: Revision, path: str) -> tuple[Case, ...] | None:

@@ -15,7 +15,7 @@ from promptreview.errors import PromptReviewError
 from promptreview.models.types import CallStats
 from promptreview.report.jsonio import ReportFormatError, from_json
 from promptreview.review_result import ReviewResult, SuiteResult, Usage
-from promptreview.summarize import summarize
+from promptreview.summarize import added_cases_summary, summarize
 from promptreview.verdict import SuiteEvidence, decide
 
 
@@ -58,7 +58,8 @@ def merge(results: list[ReviewResult]) -> ReviewResult:
             replace(
                 s0,
                 cases=cases,
-                cases_total=len(cases),
+                cases_total=sum(1 for c in cases if not c.added),
+                added_cases=added_cases_summary(cases),
                 metrics=metrics,
                 pairwise=pairwise,
                 errors_base=sum(p.errors_base for p in parts),

@@ -137,6 +137,7 @@ class CaseComparison:
     line: int | None = None
     must_pass: bool = False
     label: str | None = None  # the case's expected label, for per-label accuracy counts
+    added: bool = False  # only in head's cases: extra evidence, outside the gated statistics
 
     @property
     def pairwise_score(self) -> float | None:

@@ -27,7 +27,7 @@ from promptreview.revision import Revision
 from promptreview.run import plan_calls, run_calls
 from promptreview.score import score_suite
 from promptreview.settle import look_note, settle, verdicts_for, worth_a_look
-from promptreview.summarize import case_values, classify, summarize
+from promptreview.summarize import added_cases_summary, case_values, classify, summarize
 from promptreview.verdict import SuiteEvidence, decide
 
 if TYPE_CHECKING:  # the client module is imported only when a review runs
@@ -390,7 +390,9 @@ async def _compare(
                         judge_pair(
                             complete,
                             suite.judge,
-                            hs.answer.messages,
+                            # The task as base defines it (base's prompt, base's case): a PR that
+                            # changes what is asked is not judged by its own new rules.
+                            bs.answer.messages,
                             case.expected,  # type: ignore[arg-type]
                             suite.compare_criteria,
                             bs.answer.text or "",
@@ -415,8 +417,10 @@ async def _compare(
             loc.line if loc else None,
             case.must_pass,
             case.label,
+            case.id in added,
         )
 
+    added = set(p.case_changes.added)
     if base_results and head_results and suite.compare:
         return await map_bounded(one, range(len(p.cases)), width)
     return [await one(ci) for ci in range(len(p.cases))]  # no judge calls: no task per case
@@ -481,7 +485,7 @@ def _suite_result(
         prompt_format=fmt,
         model_base=p.base.model if p.base else None,
         model_head=p.head.model if p.head else None,
-        cases_total=len(comparisons),
+        cases_total=sum(1 for c in comparisons if not c.added),
         cases=tuple(comparisons),
         metrics=summaries,  # type: ignore[arg-type]
         pairwise=pairwise,
@@ -494,4 +498,6 @@ def _suite_result(
         gate=sp.suite.gate,
         compare_enabled=sp.suite.compare,
         head_faults=p.head_faults,
+        case_changes=p.case_changes,
+        added_cases=added_cases_summary(comparisons),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from promptreview.case_diff import CaseChanges
 from promptreview.changes import Change
 from promptreview.models.types import CallStats
 from promptreview.plan import SuiteStatus
@@ -93,6 +94,22 @@ class HumanVerdict:
 
 
 @dataclass(frozen=True)
+class AddedCases:
+    """Cases only head has: run on both versions as extra evidence, outside the gated statistics.
+
+    A ``must_pass`` head declares on one of them still fails the suite; the rest is reported."""
+
+    n: int
+    base_pass_rate: float | None
+    head_pass_rate: float | None
+    wins: int = 0  # which-is-better: head preferred
+    ties: int = 0
+    losses: int = 0  # base preferred
+    regressed: tuple[str, ...] = ()
+    must_pass_failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SuiteResult:
     name: str
     status: SuiteStatus
@@ -119,6 +136,8 @@ class SuiteResult:
     judge_agreement: JudgeAgreement | None = None
     settled: tuple[HumanVerdict, ...] = ()  # cases people settled with /prefer or /tie
     head_faults: tuple[str, ...] = ()  # what the PR broke in this suite's prompt (fails the suite)
+    case_changes: CaseChanges = field(default_factory=CaseChanges)  # what head did to base's cases
+    added_cases: AddedCases | None = None
 
 
 @dataclass(frozen=True)

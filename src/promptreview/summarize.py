@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from promptreview.judge_quality import unmeasured_reason
 from promptreview.length_control import length_control
 from promptreview.results import CaseChange, CaseComparison, CaseResult, MetricResult
-from promptreview.review_result import MetricSummary, PairwiseSummary
+from promptreview.review_result import AddedCases, MetricSummary, PairwiseSummary
 from promptreview.suite import GateSpec
 from promptreview.verdict import PairedMetric, SuiteEvidence
 
@@ -127,6 +127,10 @@ def summarize(
     min_pass_rate_default: float | None = None,
     single_revision: bool = False,
 ) -> tuple[tuple[MetricSummary, ...], PairwiseSummary, SuiteEvidence]:
+    # A must_pass holds on every case, head's added ones too (a promise head makes can only make
+    # the review stricter); everything else is decided on the base's cases alone.
+    must_fail = _must_pass_failures(cases)
+    cases = [c for c in cases if not c.added]
     base_vals = [case_values(c.base) for c in cases]
     head_vals = [case_values(c.head) for c in cases]
     names: dict[str, tuple[str, bool]] = {}
@@ -172,11 +176,6 @@ def summarize(
         )
     n_total = len(cases)
     n_errors = sum(1 for c in cases if c.change == "error")
-    must_fail = tuple(
-        c.case_id
-        for c, hv in zip(cases, head_vals, strict=True)
-        if c.must_pass and hv is not None and hv.passed is not None and hv.passed < 1.0
-    )
     head_rate = _rate(h_pass)
     evidence = SuiteEvidence(
         suite=suite,
@@ -193,6 +192,38 @@ def summarize(
         single_revision=single_revision,
     )
     return tuple(summaries), pw, evidence
+
+
+def _must_pass_failures(cases: Sequence[CaseComparison]) -> tuple[str, ...]:
+    out = []
+    for c in cases:
+        if not c.must_pass:
+            continue
+        hv = case_values(c.head)
+        if hv is not None and hv.passed is not None and hv.passed < 1.0:
+            out.append(c.case_id)
+    return tuple(out)
+
+
+def added_cases_summary(cases: Sequence[CaseComparison]) -> AddedCases | None:
+    """Head's added cases, reported apart from the gated statistics (None when there are none)."""
+    added = [c for c in cases if c.added]
+    if not added:
+        return None
+    b_pass = [v.passed if (v := case_values(c.base)) else None for c in added]
+    h_pass = [v.passed if (v := case_values(c.head)) else None for c in added]
+    pairs = [(b, h) for b, h in zip(b_pass, h_pass, strict=True) if b is not None and h is not None]
+    scores = [c.pairwise_score for c in added if c.pairwise_score is not None]
+    return AddedCases(
+        n=len(added),
+        base_pass_rate=sum(b for b, _ in pairs) / len(pairs) if pairs else None,
+        head_pass_rate=sum(h for _, h in pairs) / len(pairs) if pairs else None,
+        wins=sum(1 for x in scores if x > 0),
+        ties=sum(1 for x in scores if x == 0),
+        losses=sum(1 for x in scores if x < 0),
+        regressed=tuple(c.case_id for c in added if c.change == "regressed"),
+        must_pass_failures=tuple(c for c in _must_pass_failures(added)),
+    )
 
 
 def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None]) -> PairedMetric:

@@ -381,6 +381,7 @@ def suite_notes(suite: SuiteResult) -> tuple[str, ...]:
     """
     notes: list[str] = [f"🛑 {fault}" for fault in suite.head_faults]
     notes += _status_notes(suite)
+    notes += _case_change_sentences(suite)
     notes += list(suite.notes)
     if suite.definition_changes and not any("definition" in n for n in suite.notes):
         changed = "; ".join(suite.definition_changes)
@@ -390,6 +391,54 @@ def suite_notes(suite: SuiteResult) -> tuple[str, ...]:
     notes += error_notes(suite)
     notes += inconclusive_notes(suite)
     return tuple(_capitalise(n) for n in notes)
+
+
+def case_change_notes(result: ReviewResult) -> tuple[str, ...]:
+    """Headline sentences: the base cases a PR edited, removed or renamed, and the cases it added.
+
+    They sit next to the verdict, not in collapsed details: a reviewer must see that the PR
+    touched the cases that judge it (and that base's versions were used anyway).
+    """
+    notes: list[str] = []
+    for s in result.suites:
+        notes += [f"`{s.name}`: {n}" for n in _case_change_sentences(s)]
+    return tuple(notes)
+
+
+def _case_change_sentences(suite: SuiteResult) -> list[str]:
+    ch = suite.case_changes
+    out: list[str] = []
+    parts = []
+    if ch.edited:
+        parts.append(f"edits {plural(len(ch.edited), 'base case')} ({_ids(ch.edited)})")
+    if ch.removed:
+        parts.append(f"removes {len(ch.removed)} ({_ids(ch.removed)})")
+    if ch.renamed:
+        shown = ", ".join(f"`{a}` → `{b}`" for a, b in ch.renamed[:5])
+        more = f" and {len(ch.renamed) - 5} more" if len(ch.renamed) > 5 else ""
+        parts.append(f"renames {len(ch.renamed)} ({shown}{more})")
+    if parts:
+        joined = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        out.append(f"this change {joined}; every base case still ran on both versions as the base "
+                   "defines it (vars, expected, `must_pass`), so these edits do not decide the verdict.")
+    a = suite.added_cases
+    if a is not None:
+        text = (f"{plural(a.n, 'case')} added by this change ran as extra evidence, reported apart and "
+                "not pooled with the base's cases in the gated statistics: pass rate "
+                f"{percent(a.base_pass_rate)} on base, {percent(a.head_pass_rate)} on head")
+        if a.wins or a.ties or a.losses:
+            text += f"; judge W / T / L {a.wins} / {a.ties} / {a.losses}"
+        if a.regressed:
+            text += f"; regressed: {_ids(a.regressed)}"
+        if a.must_pass_failures:
+            text += f"; must-pass on head, failing (this fails the suite): {_ids(a.must_pass_failures)}"
+        out.append(text + ".")
+    return out
+
+
+def _ids(ids: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(f"`{i}`" for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def _status_notes(suite: SuiteResult) -> list[str]:

@@ -245,7 +245,7 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "emoji": view.VERDICT_EMOJI.get(verdict, "❔"),
         "reason": result.verdict.reason,
         "headline": headline(result),
-        "review_notes": result.notes,
+        "review_notes": result.notes + view.case_change_notes(result),
         "family_size": result.verdict.family_size,
         "shard": result.shard,
         "rows": tuple(view.suite_row(s, short[s.name]) for s in result.suites),
