@@ -198,7 +198,8 @@ def cases_yaml(rows: list[tuple[str, str]], must_pass: tuple[str, ...] = ()) -> 
 
 
 BASE_ROWS = [(f"p{i}", n) for i, n in enumerate(PEOPLE, start=1)]
-GREET_ONLY = {"promptreview.yml": config(suite_yaml("greet", "prompts/greet.txt")), "prompts/greet.txt": GREET}
+GREET_ONLY = {"promptreview.yml": config(suite_yaml("greet", "prompts/greet.txt")),
+              "prompts/greet.txt": GREET}
 ATTACKS = {
     # Same ids, easier vars: the broken cases now pass on head's own data.
     "edit": cases_yaml([(f"p{i}", n) for i, n in enumerate(SHORT_NAMES, start=1)]),
@@ -238,7 +239,7 @@ def test_editing_deleting_or_diluting_the_cases_cannot_turn_fail_into_pass(h: Ha
 def test_renaming_the_must_pass_case_does_not_escape_it(h: Harness, tmp_path: Path) -> None:
     breaks_alice = ("Suite greet v2 {{ name }}.\nANSWER WITH: {% if name == 'Alice' %}Hi.{% else %}"
                     "Hello {{ name }}, welcome to Acme!{% endif %}\n")
-    renamed = cases_yaml([("alice-renamed", "Alice")] + BASE_ROWS[1:])  # and without must_pass
+    renamed = cases_yaml([("alice-renamed", "Alice"), *BASE_ROWS[1:]])  # and without must_pass
     repo = make_repo(tmp_path, {"prompts/greet.txt": breaks_alice, "evals/people.yaml": renamed},
                      base={**GREET_ONLY, "evals/people.yaml": cases_yaml(BASE_ROWS, must_pass=("p1",))})
 
@@ -253,7 +254,7 @@ def test_renaming_the_must_pass_case_does_not_escape_it(h: Harness, tmp_path: Pa
 
 
 def test_must_pass_declared_on_an_added_case_holds(h: Harness, tmp_path: Path) -> None:
-    head_cases = cases_yaml(BASE_ROWS + [("new-1", "Zoe-Lynn")], must_pass=("new-1",))
+    head_cases = cases_yaml([*BASE_ROWS, ("new-1", "Zoe-Lynn")], must_pass=("new-1",))
     repo = make_repo(tmp_path, {"prompts/greet.txt": BREAKS_LONG_NAMES.replace("> 3", "> 6"),
                                 "evals/people.yaml": head_cases},
                      base={**GREET_ONLY, "evals/people.yaml": cases_yaml(BASE_ROWS)})
