@@ -28,8 +28,8 @@ from promptreview.prompts import parse_prompt
 from promptreview.render import Renderer, RenderJob, render_gh_models
 from promptreview.revision import Revision
 from promptreview.suite import Case, Defaults, MetricSpec, Prompt
-from promptreview.variables import dropped_variables, unmatched_placeholders
 from promptreview.task_drift import drift_note
+from promptreview.variables import dropped_variables, unmatched_placeholders
 
 VersionName = Literal["base", "head"]
 T = TypeVar("T")
