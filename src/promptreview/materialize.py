@@ -264,6 +264,10 @@ def _choose_cases(
         cases_path = suite.cases
         head_cases = (_at_head("cases file", lambda: _read_cases(head, cases_path))
                       if plan.head_prompt else None)
+        if head_cases == ():
+            # An emptied cases file is the PR's configuration mistake, like an unparseable one:
+            # named at its line, even though the base's cases would still decide the gate.
+            raise HeadFault("cases file", no_cases_error(cases_path, suite.prompt))
         base_cases = _read_cases(base, suite.cases) if plan.base_prompt else None
         if head_cases is None and base_cases is None:
             where = "" if plan.status == "single" else " at base or head"
