@@ -293,3 +293,18 @@ def test_a_template_that_prints_an_object_is_an_error_not_a_memory_address(
     assert run.code != 0
     text = out.read_text("utf-8") + sent_to_model(fake_openai)
     assert " at 0x" not in text and "would print a builtin_function_or_method object" in text
+
+
+@pytest.mark.parametrize("expr", ["{{ vars.name.upper | string }}", "{{ 'x' ~ cycler(1) }}"],
+                         ids=["string-filter", "concat"])
+def test_a_repr_made_inside_the_template_is_an_error_too(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str], expr: str
+) -> None:
+    repo = repo_with(tmp_path, {"prompts/greet.txt": f"Hi {{{{ vars.name }}}} {expr}"})
+    out = tmp_path / "r.json"
+
+    run = compare(capsys, repo, fake_openai, "--no-cache", "--json", str(out))
+
+    assert run.code != 0
+    text = out.read_text("utf-8") + sent_to_model(fake_openai)
+    assert " at 0x" not in text and "internal representation (with a memory address)" in text

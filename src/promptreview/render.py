@@ -624,7 +624,32 @@ class _Worker:
             if size > self.limits.max_output:
                 raise _OutputTooLarge
             chunks.append(chunk)
-        return "".join(chunks)
+        text = "".join(chunks)
+        leak = _ADDRESS_REPR.search(text)
+        if leak is not None and not _given(leak.group(0), context, 0):
+            # ``|string`` and ``~`` stringify inside Jinja, past ``finalize``: the repr is caught here.
+            raise SecurityError(
+                "the template printed an object's internal representation (with a memory address), "
+                "not a value (a method or helper that was not called?)"
+            )
+        return text
+
+
+# An object's default repr, ``<built-in method upper of str object at 0x7f...>``.
+_ADDRESS_REPR = re.compile(r"<[^<>\n]{1,200} at 0x[0-9a-fA-F]{4,}>")
+
+
+def _given(text: str, value: Any, depth: int) -> bool:
+    """Whether a case value itself holds ``text`` (a case about Python may quote a repr)."""
+    if isinstance(value, str):
+        return text in value
+    if depth > 20:
+        return False
+    if isinstance(value, dict):
+        return any(_given(text, v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_given(text, v, depth + 1) for v in value)
+    return False
 
 
 def _worker_main(
