@@ -31,6 +31,7 @@ from repo_builder import RepoBuilder
 from servers.github_app import generate_app_key
 from servers.github_server import GitHubServer
 from servers.openai_server import OpenAIServer
+from test_action_e2e import BASE_FILES, GOOD
 
 REPO = "acme/prompts"
 PR = 7
@@ -42,28 +43,7 @@ API_KEY = "sk-loopback-SECRET-0123456789abcdef"
 SRC = Path(__file__).resolve().parents[1] / "src"
 EVENTS = Path(__file__).resolve().parent / "fixtures" / "github" / "events" / "more"
 
-CONFIG = """\
-version: 1
-defaults:
-  model: openai/gpt-4o-mini
-suites:
-  greet:
-    prompt: prompts/greet.txt
-    cases: evals/greet.yaml
-    compare: false
-    metrics:
-      - contains: "{{ vars.name }}"
-    gate: {margin: 0.5, min_pass_rate: 0.6}
-"""
-CASES = "".join(f"- id: c{i}\n  vars: {{name: Person{i}}}\n" for i in range(5))
-BASE_FILES = {
-    "promptreview.yml": CONFIG,
-    "prompts/greet.txt": "Say hello to {{ vars.name }}.",
-    "evals/greet.yaml": CASES,
-    "README.md": "# prompts\n",
-}
-GOOD = {"prompts/greet.txt": "Say a warm hello to {{ vars.name }}."}
-BETTER = {"prompts/greet.txt": "Say a cheerful hello to {{ vars.name }}!"}
+# The repository the App reviews is the Action tests' greeting repository.
 
 
 def free_port() -> int:

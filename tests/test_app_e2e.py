@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app_harness import BETTER, BOT, PR, REPO, AppWorld, app_world, load_event, wait_for
+from app_harness import BOT, PR, REPO, AppWorld, app_world, load_event, wait_for
 from promptreview.report import DEFAULT_MARKER
+from test_action_e2e import BETTER
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from app_harness import BETTER, REPO, AppWorld, app_world, free_port, wait_for
+from app_harness import REPO, AppWorld, app_world, free_port, wait_for
 from promptreview.report import DEFAULT_MARKER
+from test_action_e2e import BETTER
 
 
 @pytest.fixture
