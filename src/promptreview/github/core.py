@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from promptreview.errors import PromptReviewError
-from promptreview.github.api import GitHubApi, GitHubError
+from promptreview.github.api import GitHubApi, GitHubError, PullInfo
 from promptreview.github.event import (
     Ignored,
     PreferCommand,
@@ -231,11 +231,9 @@ class _Core:
             reply(self.api, command.pr_number, body, self.log)
             return SKIPPED
         self.log.info(f"{name} requested by {command.commenter} ({decision.reason}).")
-        try:
-            pull = self.api.get_pull(command.pr_number)
-        except GitHubError as exc:
+        pull = self._pull(command.pr_number)
+        if pull is None:
             react(self.api, command.pr_number, command.comment_id, FAILED, self.log)
-            self.log.error(f"promptreview could not read pull request #{command.pr_number}: {exc}")
             return Summary("error", "failure")
         return ReviewRequest(
             repo=command.repo,
@@ -262,10 +260,8 @@ class _Core:
             return SKIPPED
         who = f"{command.requester} ({decision.reason})"
         self.log.info(f"re-run of {command.head_sha[:7]} requested by {who}.")
-        try:
-            pull = self.api.get_pull(command.pr_number)
-        except GitHubError as exc:
-            self.log.error(f"promptreview could not read pull request #{command.pr_number}: {exc}")
+        pull = self._pull(command.pr_number)
+        if pull is None:
             return Summary("error", "failure")
         return ReviewRequest(
             repo=command.repo,
@@ -277,6 +273,14 @@ class _Core:
             head_repo=pull.head_repo,
             html_url=pull.html_url,
         )
+
+    def _pull(self, number: int) -> PullInfo | None:
+        """The PR's current base and head, read when a re-run is asked for; None (logged) if unreadable."""
+        try:
+            return self.api.get_pull(number)
+        except GitHubError as exc:
+            self.log.error(f"promptreview could not read pull request #{number}: {exc}")
+            return None
 
     # -- fork PRs ------------------------------------------------------------------------------------------
     def _fork(self, request: ReviewRequest) -> Finished:
