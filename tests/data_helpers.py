@@ -8,7 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cli_harness import run_cli
 from repo_builder import RepoBuilder
+from servers.openai_server import OpenAIServer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-support" / "base"
 SYSTEM = "You are Acme's customer support assistant."
@@ -91,3 +95,30 @@ def good_wins_judge(body: dict[str, Any]) -> str | None:
     else:
         winner = "A" if "GOOD" in a else "B"
     return json.dumps({"winner": winner, "reason": f"{winner} by the GOOD rule"})
+
+
+def compare_with_generated(
+    capsys: pytest.CaptureFixture[str], repo: RepoBuilder, files: dict[str, str], tmp_path: Path
+) -> dict[str, Any]:
+    """Commit the generated files on a branch and review it as a PR would be: the new cases run."""
+    repo.commit(files, message="generated cases", branch="generated")
+    out = tmp_path / "review.json"
+    with OpenAIServer() as srv:
+        res = run_cli(
+            capsys,
+            "compare",
+            "--repo",
+            str(repo.path),
+            "--base",
+            "main",
+            "--head",
+            "generated",
+            "--base-url",
+            srv.base_url,
+            "--cache",
+            str(tmp_path / "compare.sqlite"),
+            "--json",
+            str(out),
+        )
+    assert res.code in (0, 1, 3), res.err
+    return json.loads(out.read_text())  # type: ignore[no-any-return]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cli_harness import run_cli
-from data_helpers import example_repo
+from data_helpers import compare_with_generated, example_repo
 from promptreview.safe_yaml import load_yaml
 from servers.openai_server import OpenAIServer
 
@@ -50,7 +50,8 @@ def scripted(body: dict[str, Any]) -> str | None:
 
 
 def test_generate_writes_valid_deduplicated_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = example_repo(tmp_path).path
+    example = example_repo(tmp_path)
+    repo = example.path
     out = repo / "evals" / "generated.yaml"
     with OpenAIServer(responder=scripted) as srv:
         dry = run_cli(
@@ -66,7 +67,9 @@ def test_generate_writes_valid_deduplicated_cases(tmp_path: Path, capsys: pytest
             "--dry-run",
         )
         assert dry.code == 0 and "plan: 2 generation call(s) to openai/gpt-4.1 for 3 case(s)" in dry.out
-        assert "estimated cost $" in dry.out and srv.count() == 0
+        assert "estimated cost $" in dry.out and not srv.requests
+        assert "dry run: no model was called and nothing was written" in dry.out
+        assert "new case(s)" not in dry.out and not out.exists()
         res = run_cli(
             capsys,
             "generate",
@@ -90,24 +93,10 @@ def test_generate_writes_valid_deduplicated_cases(tmp_path: Path, capsys: pytest
     merged = repo / "evals" / "support.yaml"
     merged.write_text(merged.read_text() + out.read_text())
     assert run_cli(capsys, "validate", "--repo", str(repo)).code == 0
-    with OpenAIServer() as srv:  # the suite runs with the new cases in it
-        ran = run_cli(
-            capsys,
-            "run",
-            "--repo",
-            str(repo),
-            "--suite",
-            "support-answers",
-            "--base-url",
-            srv.base_url,
-            "--cache",
-            str(tmp_path / "run.sqlite"),
-            "--json",
-            str(tmp_path / "r.json"),
-        )
-    report = json.loads((tmp_path / "r.json").read_text())
-    ids = {c["case_id"] for s in report["suites"] for c in s["cases"]}
-    assert ran.code in (0, 1, 3) and {c["id"] for c in cases} <= ids
+    report = compare_with_generated(capsys, example, {"evals/support.yaml": merged.read_text()}, tmp_path)
+    (suite,) = [s for s in report["suites"] if s["name"] == "support-answers"]
+    assert sorted(suite["case_changes"]["added"]) == sorted(c["id"] for c in cases)
+    assert suite["added_cases"]["n"] == 2
 
 
 def test_generate_into_a_prompt_yml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,10 +52,26 @@ def gh_test_item(case: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
+_SOURCE_KEYS = ("from", "model", "reason", "rule", "log", "line", "file", "lines", "section")
+
+
 def source_comment(case: Mapping[str, Any]) -> str:
+    """Where a testData entry came from; a generated pair's passage follows, so the reviewer can
+    check the expected answer against the text it was drawn from."""
+    import textwrap
+
     src = case.get("source") or {}
-    parts = [f"{k}: {v}" for k, v in src.items() if k in ("from", "model", "reason", "rule", "log", "line")]
-    return f"{case.get('id')}: " + ", ".join(parts) if parts else str(case.get("id"))
+    parts = [f"{k}: {v}" for k, v in src.items() if k in _SOURCE_KEYS]
+    text = f"{case.get('id')}: " + ", ".join(parts) if parts else str(case.get("id"))
+    passage = src.get("passage")
+    if isinstance(passage, str) and passage.strip():
+        body = [
+            wrapped
+            for para in passage.splitlines()
+            for wrapped in (textwrap.wrap(para, 96, replace_whitespace=False) or [""])
+        ]
+        text += "\npassage:\n" + "\n".join(f"  {line}" if line else "" for line in body)
+    return text
 
 
 def write_cases(path: Path, cases: Sequence[Mapping[str, Any]], *, header: str | None = None) -> str:

@@ -68,9 +68,31 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     _endpoint_args(cov)
     cov.set_defaults(func=_cmd_coverage)
 
-    gen = sub.add_parser("generate", help="new cases from the suite's prompt (rules and inverse rules)")
+    gen = sub.add_parser(
+        "generate", help="new cases from the suite's prompt (rules and inverse rules) or from documents"
+    )
     gen.add_argument("suite", help="suite name")
     gen.add_argument("--count", type=int, default=10, help="how many cases (default 10)")
+    gen.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        metavar="FILE",
+        help="Markdown, text or HTML files (or folders of them): question / reference-answer "
+        "pairs grounded in their passages",
+    )
+    gen.add_argument(
+        "--var",
+        metavar="NAME",
+        help="with --from: the template variable that takes the question (default: the only free-text one)",
+    )
+    gen.add_argument(
+        "--set",
+        dest="fixed",
+        action="append",
+        metavar="NAME=VALUE",
+        help="give template variable NAME this value in every new case",
+    )
     gen.add_argument(
         "--out", metavar="PATH", help="YAML file to write or append to (a .prompt.yml: its testData)"
     )
@@ -207,18 +229,27 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from promptreview.data.generate import generate
+    from promptreview.data.generate import GenerateOptions, generate
+    from promptreview.errors import ConfigError
 
-    result = generate(
-        Path(args.repo),
-        args.suite,
-        args.count,
-        Path(args.out) if args.out else None,
-        args.model,
-        args.threshold,
-        args.dry_run,
-        args.config,
-        _endpoint(args),
+    fixed: dict[str, str] = {}
+    for item in args.fixed or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--set {item}: expected NAME=VALUE")
+        fixed[name.strip()] = value
+    opts = GenerateOptions(
+        suite=args.suite,
+        count=args.count,
+        out=Path(args.out) if args.out else None,
+        model=args.model,
+        threshold=args.threshold,
+        dry_run=args.dry_run,
+        config_path=args.config,
+        sources=tuple(args.sources or ()),
+        var=args.var,
+        fixed=fixed,
     )
+    result = generate(Path(args.repo), opts, _endpoint(args))
     print(result.summary())
     return 0
