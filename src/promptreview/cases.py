@@ -22,6 +22,7 @@ from promptreview.suite import Case
 RESERVED = (
     "id", "vars", "expected", "label", "feedback", "tags", "must_pass", "metrics", "description", "source",
 )
+_RESERVED = frozenset(RESERVED)
 MAX_CASES = 50_000  # memory is about 4-5 KB a case (bench/bench_whole.py 50k)
 
 
@@ -106,7 +107,7 @@ def _csv_row(row: Mapping[str, str]) -> dict[str, Any]:
             out[key] = [p.strip() for p in value.split("|") if p.strip()] if value else []
         elif key == "must_pass":
             out[key] = value.strip().lower() in ("1", "true", "yes", "y")
-        elif key in RESERVED:
+        elif key in _RESERVED:
             out[key] = value if value != "" else None
         else:
             out["vars"][key] = value
@@ -126,7 +127,7 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
                 "`vars` must be a mapping of name: value",
                 Location(path, line_of(raw, "vars") or line, f"cases[{i}].vars"),
             )
-        unknown = [k for k in raw if k not in RESERVED]
+        unknown = [k for k in raw if k not in _RESERVED]
         if unknown:
             raise ConfigError(
                 f"unknown key `{unknown[0]}` next to `vars` (put variables inside `vars`)",
@@ -134,7 +135,7 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
             )
     else:
         # Short form: every key that is not reserved is a variable (like gh-models testData).
-        vars_ = {k: v for k, v in raw.items() if k not in RESERVED}
+        vars_ = {k: v for k, v in raw.items() if k not in _RESERVED}
     case_id = raw.get("id")
     feedback = raw.get("feedback")
     if feedback is None:

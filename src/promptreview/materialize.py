@@ -15,7 +15,7 @@ prompt stopped reading. Those fail the suite; a file broken on the base side sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -25,7 +25,7 @@ from promptreview.errors import ConfigError, Location
 from promptreview.models.types import Message
 from promptreview.plan import ModelChoice, SuitePlan
 from promptreview.prompts import parse_prompt
-from promptreview.render import Renderer, RenderJob, render_gh_models
+from promptreview.render import Renderer, RenderJob, RenderOutcome, render_gh_models
 from promptreview.revision import Revision
 from promptreview.suite import Case, Defaults, MetricSpec, Prompt
 from promptreview.task_drift import drift_note
@@ -124,7 +124,8 @@ def _prepare(
     )
     gate_prompt = base_prompt or head_prompt
     assert gate_prompt is not None
-    cases, case_changes = _choose_cases(plan, base, head, base_prompt, head_prompt, notes)
+    read_cases = _CaseReader()
+    cases, case_changes = _choose_cases(plan, base, head, base_prompt, head_prompt, notes, read_cases)
     # Evaluators inside a gh-models file are part of the gate: they come from the base version.
     metrics = _with_health_signals(suite.metrics + gate_prompt.metrics)
     if base_prompt and head_prompt and _evaluators(base_prompt) != _evaluators(head_prompt):
@@ -153,17 +154,21 @@ def _prepare(
         prepared[name] = PreparedVersion(name, rev.label, prompt, model, params, rendered)  # type: ignore[arg-type]
     base_v, head_v = prepared.get("base"), prepared.get("head")
     faults = _head_faults(
-        base_v, head_v, cases, _head_cases(plan, head, head_prompt), base, head, plan.status
+        base_v, head_v, cases, _head_cases(plan, head, head_prompt, read_cases), base, head, plan.status
     )
     return PreparedSuite(plan, cases, metrics, base_v, head_v, tuple(notes), head_faults=faults,
                          case_changes=case_changes)
 
 
-def _head_cases(plan: SuitePlan, head: Revision, head_prompt: Prompt | None) -> tuple[Case, ...]:
+def _head_cases(
+    plan: SuitePlan, head: Revision, head_prompt: Prompt | None, read_cases: _CaseReader
+) -> tuple[Case, ...]:
     """The cases as head defines them (whatever the suite runs on): they tell an intended removal
     of a variable (head's cases drop it too) from a prompt that silently stopped reading it."""
+    if plan.status == "single":
+        return ()  # `promptreview run`: no head faults to look for (see _head_faults)
     if plan.suite.cases:
-        return _read_cases(head, plan.suite.cases) or ()
+        return read_cases(head, plan.suite.cases) or ()
     return head_prompt.cases if head_prompt else ()
 
 
@@ -254,6 +259,7 @@ def _choose_cases(
     base_prompt: Prompt | None,
     head_prompt: Prompt | None,
     notes: list[str],
+    read_cases: _CaseReader,
 ) -> tuple[tuple[Case, ...], CaseChanges]:
     """The base's cases as base defines them, then head's added cases (see :mod:`case_diff`).
 
@@ -262,13 +268,13 @@ def _choose_cases(
     suite = plan.suite
     if suite.cases:
         cases_path = suite.cases
-        head_cases = (_at_head("cases file", lambda: _read_cases(head, cases_path))
+        head_cases = (_at_head("cases file", lambda: read_cases(head, cases_path))
                       if plan.head_prompt else None)
         if head_cases == ():
             # An emptied cases file is the PR's configuration mistake, like an unparseable one:
             # named at its line, even though the base's cases would still decide the gate.
             raise HeadFault("cases file", no_cases_error(cases_path, suite.prompt))
-        base_cases = _read_cases(base, suite.cases) if plan.base_prompt else None
+        base_cases = read_cases(base, suite.cases) if plan.base_prompt else None
         if head_cases is None and base_cases is None:
             where = "" if plan.status == "single" else " at base or head"
             raise ConfigError(
@@ -285,9 +291,27 @@ def _choose_cases(
     return gate_cases(base_cases, head_cases)
 
 
-def _read_cases(rev: Revision, path: str) -> tuple[Case, ...] | None:
-    text = rev.read(path)
-    return None if text is None else parse_cases(text, path)
+class _CaseReader:
+    """Reads and parses a cases file at most once per text for one suite.
+
+    Why: parsing is the costliest step of a cached run (about 25 us a case), and one suite used
+    to parse the same file up to three times: base's and head's copies (usually the same text)
+    and head's again for the head-fault checks. Only this suite's preparation holds the memo, so
+    nothing outlives it (the App prepares many repositories in one process).
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, str], tuple[Case, ...]] = {}
+
+    def __call__(self, rev: Revision, path: str) -> tuple[Case, ...] | None:
+        text = rev.read(path)
+        if text is None:
+            return None
+        key = (path, text)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = self._parsed[key] = parse_cases(text, path)
+        return parsed
 
 
 def render_problems(
@@ -334,6 +358,20 @@ def _render_cases(
     return tuple(prepared)
 
 
+def _templated_args(
+    specs: Iterable[MetricSpec], prompt_path: str
+) -> list[tuple[MetricSpec, str, str, str]]:
+    """``(spec, key, template, where)`` for every metric argument that is a template."""
+    out = []
+    for spec in specs:
+        if spec.kind.startswith("gh-"):
+            continue
+        for key, value in spec.args.items():
+            if isinstance(value, str) and ("{{" in value or "{%" in value):
+                out.append((spec, key, value, spec.location.file if spec.location else prompt_path))
+    return out
+
+
 def _render_batch(
     prompt: Prompt,
     all_cases: tuple[Case, ...],
@@ -342,44 +380,56 @@ def _render_batch(
     renderer: Renderer,
 ) -> list[PreparedCase]:
     cases = all_cases[start : start + RENDER_BATCH]
+    jinja = prompt.substitution == "jinja"
+    # The suite's templated arguments are the same for every case: found once, not per case.
+    suite_specs = tuple(metrics.values())
+    suite_args = _templated_args(suite_specs, prompt.path)
     jobs: list[RenderJob] = []
     for ci, case in enumerate(cases):
-        if prompt.substitution == "jinja":
+        if jinja:
+            context = template_context(case)  # render_many copies it for each job
             for mi, msg in enumerate(prompt.messages):
-                jobs.append(RenderJob(f"{ci}:m:{mi}", msg.content, prompt.path, template_context(case)))
-        for spec in (*metrics.values(), *case.metrics):
-            if spec.kind.startswith("gh-"):
-                continue
-            for key, value in spec.args.items():
-                if isinstance(value, str) and ("{{" in value or "{%" in value):
-                    where = spec.location.file if spec.location else prompt.path
-                    jobs.append(RenderJob(f"{ci}:a:{spec.name}:{key}", value, where, metric_context(case)))
-    outcomes = {o.key: o for o in renderer.render_many(jobs)} if jobs else {}
+                jobs.append(RenderJob(f"{ci}:m:{mi}", msg.content, prompt.path, context))
+        templated = suite_args + _templated_args(case.metrics, prompt.path) if case.metrics else suite_args
+        if templated:
+            context = metric_context(case)
+            for spec, key, value, where in templated:
+                jobs.append(RenderJob(f"{ci}:a:{spec.name}:{key}", value, where, context))
+    # Outcomes come back in job order: each case takes its own from the front.
+    outcomes = iter(renderer.render_many(jobs) if jobs else ())
     del jobs
     prepared = []
-    for ci, case in enumerate(cases):
+    for case in cases:
         error = None
         messages: list[Message] = []
-        for mi, msg in enumerate(prompt.messages):
-            if prompt.substitution == "gh-models":
+        for msg in prompt.messages:
+            if not jinja:
                 messages.append(Message(msg.role, render_gh_models(msg.content, case.vars)))  # type: ignore[arg-type]
                 continue
-            out = outcomes[f"{ci}:m:{mi}"]
+            out = next(outcomes)
             if out.error is not None:
                 error = error or out.error
             else:
                 messages.append(Message(msg.role, out.text or ""))  # type: ignore[arg-type]
+        specs = (*suite_specs, *case.metrics) if case.metrics else suite_specs
+        templated = suite_args + _templated_args(case.metrics, prompt.path) if case.metrics else suite_args
+        rendered_by: dict[tuple[str, str], RenderOutcome] = {}
+        for spec, key, _, _ in templated:
+            # Keyed like the jobs were (name and key): of two specs with one name, the later's
+            # outcome is the one both read, as before.
+            rendered_by[(spec.name, key)] = next(outcomes)
         args: dict[str, dict[str, Any]] = {}
-        for spec in (*metrics.values(), *case.metrics):
+        for spec in specs:
             rendered: dict[str, Any] | None = None
-            for key in spec.args:
-                out = outcomes.get(f"{ci}:a:{spec.name}:{key}") if outcomes else None
-                if out is not None:
-                    rendered = dict(spec.args) if rendered is None else rendered
-                    if out.error is not None:
-                        rendered["__error__"] = out.error
-                    else:
-                        rendered[key] = out.text
+            if rendered_by:
+                for key in spec.args:
+                    out = rendered_by.get((spec.name, key))
+                    if out is not None:
+                        rendered = dict(spec.args) if rendered is None else rendered
+                        if out.error is not None:
+                            rendered["__error__"] = out.error
+                        else:
+                            rendered[key] = out.text
             # Only templated arguments are kept per case (scoring falls back to spec.args): a
             # copy of every metric's arguments for every case was a kilobyte a case.
             if rendered is not None:

@@ -784,7 +784,7 @@ class Renderer:
         self._conn: multiprocessing.connection.Connection | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self._simple: dict[str, tuple[nodes.Node, ...] | None] = {}
+        self._simple: dict[str, tuple[str | tuple[str, ...], ...] | None] = {}
 
     def __enter__(self) -> Renderer:
         return self
@@ -841,25 +841,33 @@ class Renderer:
         case values (already in memory), so it needs none of the worker's limits; skipping the
         round trip keeps a fully cached 400-case run fast. Anything else — filters, calls, tags,
         a lookup that is not a plain value — goes to the sandboxed worker, which also produces
-        the exact error messages.
+        the exact error messages. A template is parsed once per renderer, into text pieces and
+        key paths (``vars.x`` is ``("vars", "x")``), so a case costs only its dict lookups.
         """
-        if source not in self._simple:
-            self._simple[source] = _substitution_only(source)
-        parts = self._simple[source]
+        parts = self._simple.get(source, _UNSEEN)
+        if parts is _UNSEEN:
+            parts = self._simple[source] = _substitution_only(source)
         if parts is None:
             return None
         out: list[str] = []
         size = 0
-        for node in parts:
-            if isinstance(node, nodes.TemplateData):
-                piece = node.data
+        limit = self._limits.max_output
+        for part in parts:  # type: ignore[union-attr]
+            if part.__class__ is str:
+                piece = part
             else:
-                found, value = _lookup(node, context)
-                if not found:
+                value: Any = context
+                for key in part:
+                    if value.__class__ is not dict and not isinstance(value, dict):
+                        return None
+                    if key not in value:
+                        return None
+                    value = value[key]
+                if not isinstance(value, _PLAIN_OR_DICT):
                     return None
                 piece = str(value)
             size += len(piece)
-            if size > self._limits.max_output:
+            if size > limit:
                 return None
             out.append(piece)
         return "".join(out)
@@ -1002,49 +1010,54 @@ class Renderer:
 _PLAIN_VALUES = (str, int, float, bool, type(None))
 
 
-def _substitution_only(source: str) -> tuple[nodes.Node, ...] | None:
+_PLAIN_OR_DICT = (*_PLAIN_VALUES, dict)
+_UNSEEN = object()
+
+
+def _substitution_only(source: str) -> tuple[str | tuple[str, ...], ...] | None:
     """The output parts of a template made only of text and variable lookups, or None.
 
-    Parsing runs no template code (the planner parses every template already).
+    Each part is its text (a ``str``) or the key path of a lookup (a ``tuple``: ``vars.x`` and
+    ``vars["x"]`` are both ``("vars", "x")``). Parsing runs no template code (the planner parses
+    every template already).
     """
     try:
         tree = _Sandbox().parse(source)
     except Exception:  # the worker reports syntax errors, with their lines
         return None
-    parts: list[nodes.Node] = []
+    parts: list[str | tuple[str, ...]] = []
     for stmt in tree.body:
         if not isinstance(stmt, nodes.Output):
             return None
         for node in stmt.nodes:
-            if not (isinstance(node, nodes.TemplateData) or _is_lookup(node)):
+            if isinstance(node, nodes.TemplateData):
+                parts.append(node.data)
+                continue
+            path = _lookup_path(node)
+            if path is None:
                 return None
-            parts.append(node)
+            parts.append(path)
     return tuple(parts)
 
 
-def _is_lookup(node: nodes.Node) -> bool:
-    if isinstance(node, nodes.Name):
-        return node.ctx == "load"
-    if isinstance(node, nodes.Getattr):
-        return _is_lookup(node.node)
-    if isinstance(node, nodes.Getitem):
-        return isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and _is_lookup(node.node)
-    return False
-
-
-def _lookup(node: nodes.Node, context: Mapping[str, Any]) -> tuple[bool, Any]:
-    """Resolve a lookup through plain dicts only; (False, None) sends the job to the worker."""
-    if isinstance(node, nodes.Name):
-        if node.name not in context:
-            return False, None
-        value = context[node.name]
-    else:
-        found, parent = _lookup(node.node, context)  # type: ignore[attr-defined]
-        key = node.attr if isinstance(node, nodes.Getattr) else node.arg.value  # type: ignore[attr-defined]
-        if not found or not isinstance(parent, dict) or key not in parent:
-            return False, None
-        value = parent[key]
-    return (True, value) if isinstance(value, (*_PLAIN_VALUES, dict)) else (False, None)
+def _lookup_path(node: nodes.Node) -> tuple[str, ...] | None:
+    """``("vars", "x")`` for ``vars.x`` or ``vars["x"]``; None for anything that is not a plain lookup."""
+    keys: list[str] = []
+    while True:
+        if isinstance(node, nodes.Name):
+            if node.ctx != "load":
+                return None
+            keys.append(node.name)
+            return tuple(reversed(keys))
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(
+            node.arg.value, str
+        ):
+            keys.append(node.arg.value)
+        else:
+            return None
+        node = node.node
 
 
 class _ContextError(ValueError):
@@ -1068,7 +1081,7 @@ def _plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
     Templates then see data, never objects with methods (a ``YamlMap``'s ``.line`` would even
     shadow a key named ``line``), and every job gets its own copy.
     """
-    if not isinstance(context, Mapping):
+    if not isinstance(context, (dict, Mapping)):
         raise _ContextError("must be a mapping")
     plain = _plain(context, 0)
     assert isinstance(plain, dict)
@@ -1081,9 +1094,13 @@ def _plain(value: Any, depth: int) -> Any:
         return value
     if depth >= _MAX_CONTEXT_DEPTH:
         raise _ContextError(f"is nested more than {_MAX_CONTEXT_DEPTH} levels deep")
-    if isinstance(value, Mapping):
+    # ``dict`` first: most contexts are dicts (a YamlMap is one), and the Mapping ABC check is slow.
+    if isinstance(value, (dict, Mapping)):
         result: dict[Any, Any] = {}
         for key, item in value.items():
+            if type(key) in _SCALARS and type(item) in _SCALARS:
+                result[key] = item  # the common case, without a call per value
+                continue
             try:
                 if type(key) not in _SCALARS:
                     raise _ContextError(f"has a key of type {type(key).__name__}")
@@ -1095,6 +1112,9 @@ def _plain(value: Any, depth: int) -> Any:
     if kind is list or kind is tuple or isinstance(value, (list, tuple)):
         items = []
         for index, item in enumerate(value):
+            if type(item) in _SCALARS:
+                items.append(item)
+                continue
             try:
                 items.append(_plain(item, depth + 1))
             except _ContextError as exc:

@@ -177,7 +177,7 @@ def load_yaml(
         )
     builder = _Builder(file, max_depth=max_depth, max_nodes=max_nodes)
     try:
-        return builder.build(yaml.parse(source, Loader=_LOADER))
+        return builder.build(_events(source))
     except yaml.MarkedYAMLError as exc:
         if "nesting depth" in (exc.problem or ""):
             # libyaml >= 0.2.6 (PyYAML 6.0.4's wheels) caps nesting in its scanner, which reads
@@ -221,12 +221,30 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> ConfigError:
 class _Frame:
     """An open collection on the builder's stack."""
 
-    __slots__ = ("container", "key", "key_line")
+    __slots__ = ("container", "is_map", "key", "key_line")
 
     def __init__(self, container: YamlMap | YamlList) -> None:
         self.container = container
+        self.is_map = isinstance(container, YamlMap)
         self.key: str | None = None  # for mappings: the key waiting for its value
         self.key_line = 0
+
+
+def _events(source: str) -> Iterator[yaml.Event]:
+    """The parser's events, straight from ``get_event`` (what ``yaml.parse`` wraps in a generator
+    that also asks ``check_event`` before every event: a third of the cost with libyaml)."""
+    loader = _LOADER(source)
+    try:
+        get_event = loader.get_event
+        while True:
+            event = get_event()
+            if event is None:
+                return
+            yield event
+            if event.__class__ is yaml.StreamEndEvent:
+                return
+    finally:
+        loader.dispose()
 
 
 class _Builder:
@@ -240,47 +258,58 @@ class _Builder:
     def fail(self, message: str, event: yaml.Event) -> ConfigError:
         return ConfigError(message, Location(self.file, event.start_mark.line + 1))
 
-    def build(self, events: Iterator[yaml.Event]) -> Any:
+    def build(self, events: Iterable[yaml.Event]) -> Any:
+        # One pass, dispatching on the event's exact class (the parsers make no subclasses):
+        # this loop runs once per value of every cases file, so it avoids isinstance chains and
+        # method calls for the common events (plain keys, plain scalars).
         stack: list[_Frame] = []
+        top: _Frame | None = None
         root: Any = None
         documents = 0
         nodes = 0
+        max_nodes = self.max_nodes
+        scalar_event, mapping_start = yaml.ScalarEvent, yaml.MappingStartEvent
+        sequence_start = yaml.SequenceStartEvent
+        collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         for event in events:
-            if isinstance(event, yaml.AliasEvent):
-                raise self.fail(
-                    f"aliases (*{event.anchor}) are not allowed: write the value out in full", event
-                )
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise self.fail(
-                        "only one YAML document is allowed per file (found a second '---')", event
-                    )
+            cls = event.__class__
+            if cls in collection_end:
+                stack.pop()
+                top = stack[-1] if stack else None
                 continue
-            if not isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
-                if isinstance(event, yaml.CollectionEndEvent):
-                    stack.pop()
+            if cls is not scalar_event and cls is not mapping_start and cls is not sequence_start:
+                if cls is yaml.AliasEvent:
+                    raise self.fail(
+                        f"aliases (*{event.anchor}) are not allowed: write the value out in full", event
+                    )
+                if cls is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        raise self.fail(
+                            "only one YAML document is allowed per file (found a second '---')", event
+                        )
                 continue
 
-            line = event.start_mark.line + 1
             if event.anchor is not None:
                 raise self.fail(
                     f"anchors (&{event.anchor}) are not allowed: write the value out in full", event
                 )
             nodes += 1
-            if nodes > self.max_nodes:
-                raise self.fail(f"too many values in one file (more than {self.max_nodes:,})", event)
-            top = stack[-1] if stack else None
-            expecting_key = top is not None and isinstance(top.container, YamlMap) and top.key is None
+            if nodes > max_nodes:
+                raise self.fail(f"too many values in one file (more than {max_nodes:,})", event)
+            line = event.start_mark.line + 1
 
-            if isinstance(event, yaml.ScalarEvent):
-                if expecting_key:
-                    assert top is not None
+            if cls is scalar_event:
+                if top is not None and top.is_map and top.key is None:
                     self._take_key(top, event, line)
                     continue
-                value: Any = self._scalar(event)
+                value: Any
+                if event.tag is None:
+                    value = _resolve_plain(event.value) if not event.style else event.value
+                else:
+                    value = self._scalar(event)
             else:
-                if expecting_key:
+                if top is not None and top.is_map and top.key is None:
                     raise self.fail("mapping keys must be plain values, not lists or mappings", event)
                 if len(stack) >= self.max_depth:
                     raise self.fail(f"nesting is deeper than {self.max_depth} levels", event)
@@ -288,16 +317,18 @@ class _Builder:
 
             if top is None:
                 root = value
-            elif isinstance(top.container, YamlList):
-                top.container.append(value)
-                top.container._item_lines.append(line)
-            else:
-                assert top.key is not None
-                top.container[top.key] = value
-                top.container._key_lines[top.key] = top.key_line
+            elif top.is_map:
+                key = top.key
+                assert key is not None
+                top.container[key] = value
+                top.container._key_lines[key] = top.key_line  # type: ignore[union-attr]
                 top.key = None
-            if isinstance(value, (YamlMap, YamlList)):
-                stack.append(_Frame(value))
+            else:
+                top.container.append(value)
+                top.container._item_lines.append(line)  # type: ignore[union-attr]
+            if cls is not scalar_event:
+                top = _Frame(value)
+                stack.append(top)
         return root
 
     def _take_key(self, frame: _Frame, event: yaml.ScalarEvent, line: int) -> None:
