@@ -15,6 +15,7 @@ sensible, position-biased or unreadable.
 
 from __future__ import annotations
 
+import html
 import importlib
 import json
 import re
@@ -24,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cmarkgfm
 import jsonschema
 import pytest
+from cmarkgfm.cmark import Options
 
 from cli_harness import API_KEY, CliRun, run_cli
 from promptreview.results import CaseResult
@@ -71,6 +74,12 @@ def prose(a: str, b: str) -> str:
 
 def system_text(body: dict[str, Any]) -> str:
     return " ".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system")
+
+
+def comment_text(markdown: str) -> str:
+    """What a reader sees once GitHub (cmark-gfm) renders the comment: no markup, no escapes."""
+    rendered = cmarkgfm.github_flavored_markdown_to_html(markdown, Options.CMARK_OPT_UNSAFE)
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered))
 
 
 def user_text(body: dict[str, Any]) -> str:
@@ -505,9 +514,15 @@ def test_pr_that_loosens_its_own_gate_is_judged_by_the_base_definition(h: Harnes
     # The metric the PR removed still scored every answer, on both sides.
     max_length = next(m for m in s.metrics if m.name == "max-length")
     assert (max_length.n, max_length.base_rate, max_length.head_rate) == (len(PEOPLE), 1.0, 0.0)
-    assert any(f.startswith("metrics:") for f in s.definition_changes)
-    assert any(f.startswith("gate:") for f in s.definition_changes)
-    assert any("base revision's definition was used" in n for n in s.notes)
+    assert s.definition_changes == (
+        "metrics: removed `max-length`", "judge model `test/judge` → `test/lenient-judge`",
+        "judge criteria `correct, complete, helpful and concise` → `anything goes`",
+        "gate.min_pass_rate 1 → 0")
+    # The comment says it as a reviewer reads a config diff, with no Python objects in it.
+    note = ("This change edits the suite's definition (metrics: removed max-length; judge model "
+            "test/judge → test/lenient-judge; judge criteria correct, complete, helpful and concise → "
+            "anything goes; gate.min_pass_rate 1 → 0); the base revision's definition was used")
+    assert note in comment_text(run.out), comment_text(run.out)
     assert "suite definition changed" in s.reasons
     # The judge and its criteria are the base's too.
     judged = judge_requests(h.server)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cli_harness import run_cli
-from data_helpers import example_pr, example_repo, good_wins_judge
+from data_helpers import block, example_pr, example_repo, good_wins_judge
 from promptreview.data.labels import cohen_kappa
 from servers.openai_server import OpenAIServer
 
@@ -95,3 +96,59 @@ def test_suite_judge_labels_show_in_the_pr_comment(
     text = comment.read_text().replace("\\", "")
     assert ("Judge agrees with your labels 67% (n=6; Cohen's kappa 0.50; "
             "<code>evals/labels.jsonl</code>)") in text
+
+
+def mumbling_judge(body: dict[str, Any]) -> str | None:
+    """The GOOD-rule judge, except that a task saying MUMBLE gets prose with no verdict in it, on the
+    retry too (the retry's last message asks again, so look for the task in every message)."""
+    msgs = body.get("messages", [])
+    if any("MUMBLE" in block(str(m.get("content", "")), "TASK") for m in msgs):
+        return "Both answers have their merits; it depends on what the customer wants."
+    return good_wins_judge(body)
+
+
+MUMBLED = {"id": "p7", "task": "MUMBLE question", "a": "GOOD x", "b": "y", "preference": "a"}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "code", "expected"),
+    [
+        ([*PAIRS[:2], MUMBLED], 0,
+         ["judge agrees with your labels 100% (n=2, 2 of 2); Cohen's kappa 1.00; position consistency 100%",
+          "judge gave no usable answer (1 of 3 pairs: p7); left out of agreement and position consistency"]),
+        ([MUMBLED], 1, ["judge gave no usable answer (1 of 1 pair: p7)"]),
+    ],
+)
+def test_a_judge_with_no_usable_answer_is_not_called_inconsistent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pairs: list[dict[str, str]], code: int,
+    expected: list[str],
+) -> None:
+    repo = example_repo(tmp_path, {"evals/labels.jsonl": "".join(json.dumps(p) + "\n" for p in pairs)}).path
+    out = tmp_path / "jc.json"
+    with OpenAIServer(responder=mumbling_judge) as server:
+        res = run_cli(capsys, "judge-check", "--repo", str(repo), "--base-url", server.base_url,
+                      "--json", str(out), "--cache", str(tmp_path / "cache.sqlite"))
+    print(res.out)
+    assert res.code == code, res.err
+    for line in expected:
+        assert line in res.out
+    assert "consistency 0%" not in res.out and "agrees with your labels 0%" not in res.out
+    data = json.loads(out.read_text())
+    assert data["unusable"] == 1 and data["n"] == len(pairs) - 1
+
+
+def test_suite_judge_labels_with_no_usable_answer_say_so_in_the_pr_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = "    judge: {model: openai/gpt-4.1, labels: evals/labels.jsonl}\n"
+    labels = "".join(json.dumps(p) + "\n" for p in (*PAIRS[:2], MUMBLED))
+    repo = example_pr(tmp_path, config, {"evals/labels.jsonl": labels}).path
+    comment = tmp_path / "comment.md"
+    with OpenAIServer(responder=mumbling_judge) as server:
+        res = run_cli(capsys, "compare", "--repo", str(repo), "--base", "main", "--head", "feature",
+                      "--markdown", str(comment), "--base-url", server.base_url,
+                      "--cache", str(tmp_path / "cache.sqlite"))
+    assert res.code in (0, 1, 3), res.err
+    text = comment.read_text().replace("\\", "")
+    assert ("Judge agrees with your labels 100% (n=2; Cohen's kappa 1.00; <code>evals/labels.jsonl</code>); "
+            "the judge gave no usable answer for 1 of 3 pairs, left out.") in text

@@ -66,8 +66,32 @@ def test_a_pr_editing_the_gate_is_reported_and_the_base_definition_kept(tmp_path
     (a,) = plan.suites
     assert a.suite.name == "a" and [m.kind for m in a.suite.metrics] == ["is-json"]
     assert a.suite.gate.margin is None
-    assert any(d.startswith("metrics:") for d in a.definition_changes)
-    assert any(d.startswith("gate:") for d in a.definition_changes)
+    # In a reviewer's words, not Python reprs of the parsed config.
+    assert a.definition_changes == ("metrics: removed `is-json`", "gate.margin not set → 0.9")
+
+
+def test_definition_changes_read_as_a_config_diff_not_python_objects(tmp_path: Path) -> None:
+    edited = CONFIG.replace(
+        "    metrics: [is-json]\n",
+        "    metrics:\n      - contains: refund\n      - is-json: {gate: false}\n"
+        "    judge: m/lenient\n    samples: 3\n    gate: {margin: 0.5, on_inconclusive: pass}\n")
+    plan = plan_for(tmp_path, {"promptreview.yml": edited})
+    (a,) = plan.suites
+    assert a.definition_changes == (
+        "metrics: added `contains`; `is-json` no longer gated (reported only)",
+        "judge model `openai/gpt-4.1` → `m/lenient`",
+        "samples 1 → 3",
+        "gate.margin not set → 0.5",
+        "gate.on_inconclusive `neutral` → `pass`",
+    )
+    shown = " ".join(a.definition_changes)
+    assert not any(ch in shown for ch in "{}[]'\"") and "Spec(" not in shown  # no reprs
+
+
+def test_moving_a_suite_within_the_config_is_not_a_definition_change(tmp_path: Path) -> None:
+    moved = CONFIG.replace("suites:\n", "suites:\n  # the suites this repository reviews\n\n")
+    plan = plan_for(tmp_path, {"promptreview.yml": moved})
+    assert plan.suites == ()
 
 
 def test_a_model_change_affects_every_suite_and_each_side_keeps_its_model(tmp_path: Path) -> None:

@@ -319,7 +319,7 @@ def test_case_shows_link_metrics_judge_reason_and_both_answers_side_by_side() ->
 
 
 def test_notes_gate_change_judge_consistency_errors_and_inconclusive_help() -> None:
-    gate_note = ("this change edits the suite's definition (gate.margin: 0.05 -> 0.2); "
+    gate_note = ("this change edits the suite's definition (gate.margin 0.05 → 0.2); "
                  "the base's gate was used")
     flaky = {i: {"consistent": False, "head_text": "Returns: 30 days."} for i in range(15, 35)}
     result = build_review([
@@ -330,7 +330,7 @@ def test_notes_gate_change_judge_consistency_errors_and_inconclusive_help() -> N
     body = render_comment(result)
     text = Doc(gfm(body)).all("details")[0].text
 
-    assert "This change edits the suite's definition (gate.margin: 0.05 -> 0.2); the base's gate was used" \
+    assert "This change edits the suite's definition (gate.margin 0.05 → 0.2); the base's gate was used" \
         in text
     assert "The judge gave the same answer in both orders for only" in text
     assert "5 answers hit rate limits (429) on head — not counted against the prompt." in text

@@ -16,7 +16,7 @@ that deletes the prompt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from promptreview.errors import ConfigError
 from promptreview.presence import is_regular_file, why_unreadable
 from promptreview.render import referenced_templates
 from promptreview.revision import Revision, normalize_path
-from promptreview.suite import Config, SuiteSpec
+from promptreview.suite import Config, MetricSpec, SuiteSpec
 
 # "single": a one-revision run (``promptreview run``), nothing to compare against.
 SuiteStatus = Literal["modified", "added", "removed", "unchanged", "single"]
@@ -260,24 +260,122 @@ def _partials(rev: Revision, prompt_path: str) -> set[str]:
 
 # Not part of the gate: where the suite lives (renames are reported as such) and the model under
 # test, which each side takes from its own config (see ModelChoice).
-_IGNORED_FIELDS = {"location", "implicit", "prompt", "model", "params"}
+_IGNORED_FIELDS = {"location", "implicit", "prompt", "model", "params", "cases_location"}
+
+# How a reviewer calls each field of a suite's definition (the config's own key where it has one).
+_FIELD_WORDS = {
+    "cases": "cases file",
+    "judge": "judge model",
+    "embedding_model": "embedding model",
+    "system": "system message",
+    "compare_criteria": "judge criteria",
+    "compare": "which-is-better",
+    "judge_labels": "judge labels",
+}
+_VALUE_CHARS = 48  # a quoted value longer than this is clipped: the note names the change, the diff shows it
 
 
 def describe_suite_change(base: SuiteSpec, head: SuiteSpec) -> tuple[str, ...]:
-    """Plain words for what a PR changed in a suite's definition (gate, metrics, judge...)."""
+    """Plain words for what a PR changed in a suite's definition (gate, metrics, judge...).
+
+    One phrase per change, written as a reviewer reads a config diff: ``gate.margin 0.3 → 0.5``,
+    ``metrics: added `equivalent`; removed `max-length```, ``judge model `a` → `b```. Values come
+    from head's config, which the PR controls: they are quoted in backticks (the report's prose
+    filter escapes them) with any backtick inside replaced, and clipped.
+    """
     out: list[str] = []
     for f in fields(SuiteSpec):
         if f.name in _IGNORED_FIELDS or (f.name == "name" and base.implicit and head.implicit):
             continue
         a, b = getattr(base, f.name), getattr(head, f.name)
+        if a == b:
+            continue
         if f.name == "metrics":
-            a = [(m.kind, dict(m.args), m.name, m.gate) for m in a]
-            b = [(m.kind, dict(m.args), m.name, m.gate) for m in b]
-        if a != b:
-            out.append(f"{f.name}: {_short(a)} → {_short(b)}")
+            said = _metric_changes(a, b)
+            if said:
+                out.append(f"metrics: {said}")
+        elif f.name == "gate":
+            out += [f"gate.{g.name} {_value(getattr(a, g.name))} → {_value(getattr(b, g.name))}"
+                    for g in fields(a) if getattr(a, g.name) != getattr(b, g.name)]
+        elif f.name == "coverage":
+            out.append(f"coverage {_coverage(a)} → {_coverage(b)}")
+        elif f.name == "compare":
+            out.append(f"which-is-better turned {'on' if b else 'off'}")
+        elif f.name == "system" and a is not None and b is not None:
+            out.append(f"system message edited ({_value(a)} → {_value(b)})")
+        else:
+            out.append(f"{_FIELD_WORDS.get(f.name, f.name)} {_value(a)} → {_value(b)}")
     return tuple(out)
 
 
-def _short(v: object) -> str:
-    text = repr(v)
-    return text if len(text) <= 120 else text[:117] + "..."
+def _metric_changes(base: Sequence[MetricSpec], head: Sequence[MetricSpec]) -> str:
+    """``added `a`; removed `b`; `c` no longer gated; `d` settings: value `x` → `y```."""
+    before = {m.name: m for m in base}
+    after = {m.name: m for m in head}
+    parts: list[str] = []
+    added = [n for n in after if n not in before]
+    removed = [n for n in before if n not in after]
+    if added:
+        parts.append("added " + ", ".join(_quote(n) for n in added))
+    if removed:
+        parts.append("removed " + ", ".join(_quote(n) for n in removed))
+    for name in (n for n in before if n in after):
+        a, b = before[name], after[name]
+        if a.kind != b.kind:
+            parts.append(f"{_quote(name)} is now a {_quote(b.kind)} check (was {_quote(a.kind)})")
+        elif dict(a.args) != dict(b.args):
+            parts.append(f"{_quote(name)} settings: {_args_change(dict(a.args), dict(b.args))}")
+        if a.gate != b.gate:
+            parts.append(f"{_quote(name)} {'now gated' if b.gate else 'no longer gated (reported only)'}")
+    if not parts and [m.name for m in base] != [m.name for m in head]:
+        parts.append("reordered")
+    return "; ".join(parts)
+
+
+def _args_change(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    keys = list(dict.fromkeys([*a, *b]))
+    said = []
+    for k in keys:
+        if k not in b:
+            said.append(f"{_quote(k)} dropped")
+        elif k not in a:
+            said.append(f"{_quote(k)} {_value(b[k])} added")
+        elif a[k] != b[k]:
+            said.append(f"{_quote(k)} {_value(a[k])} → {_value(b[k])}")
+    return ", ".join(said) if said else "edited"
+
+
+def _coverage(c: object) -> str:
+    if c is None:
+        return "off"
+    return f"{_value(getattr(c, 'inputs', None))} within {_value(getattr(c, 'radius', None))}"
+
+
+def _value(v: object) -> str:
+    """A config value as a reviewer would write it: ``0.3``, ``on``, ``not set``, ```text```."""
+    if v is None:
+        return "not set"
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float | int):
+        return f"{v:g}"
+    if isinstance(v, Mapping):
+        return _quote(", ".join(f"{k}: {_plain(x)}" for k, x in v.items()))
+    if isinstance(v, list | tuple):
+        return _quote(", ".join(_plain(x) for x in v))
+    return _quote(str(v))
+
+
+def _plain(v: object) -> str:
+    if isinstance(v, float | int) and not isinstance(v, bool):
+        return f"{v:g}"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}: {_plain(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_plain(x) for x in v) + "]"
+    return str(v)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(str(text).replace("`", "'").split())
+    return "`" + (text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…") + "`"

@@ -79,8 +79,10 @@ class JudgeAgreement:
     n: int = 0
     agree: int = 0  # pairs where the judge's final verdict equals the human's
     kappa: float | None = None  # Cohen's kappa over base / tie / head style labels
-    consistency: float | None = None  # share of pairs whose two orders agreed
+    consistency: float | None = None  # share of judged pairs whose two orders agreed
     error: str | None = None
+    unusable: int = 0  # pairs the judge answered with no readable verdict: not in n, agree or consistency
+    pairs: int = 0  # labelled pairs in the file (judged, unusable and failed)
 
 
 @dataclass(frozen=True)

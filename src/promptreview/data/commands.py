@@ -222,6 +222,7 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
             "agreement": report.agreement,
             "kappa": report.kappa,
             "consistency": report.consistency,
+            "unusable": len(report.unusable),
             "pairs": [dataclasses.asdict(o) for o in report.outcomes],
         }
         Path(args.json).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

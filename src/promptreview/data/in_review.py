@@ -94,4 +94,5 @@ async def _agreement(p: PreparedSuite, client: Any, read: Callable[[str], str | 
         return JudgeAgreement(path, error=str(exc))
     report = await judge_labels(client.complete, suite.judge, pairs, suite.compare_criteria)
     error = report.errors[0].error if report.errors and not report.n else None
-    return JudgeAgreement(path, report.n, report.agree, report.kappa, report.consistency, error)
+    return JudgeAgreement(path, report.n, report.agree, report.kappa, report.consistency, error,
+                          unusable=len(report.unusable), pairs=len(report.outcomes))

@@ -40,10 +40,11 @@ class LabelledPair:
 @dataclass(frozen=True)
 class PairOutcome:
     pair: LabelledPair
-    judge: str | None  # a | b | tie; None when the judge call failed
+    judge: str | None  # a | b | tie; None when the judge call failed or gave no usable answer
     consistent: bool
     reason: str = ""
     error: str | None = None
+    unusable: bool = False  # the judge answered, but no verdict could be read from it (after a retry)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,14 @@ class AgreementReport:
 
     @property
     def errors(self) -> list[PairOutcome]:
-        return [o for o in self.outcomes if o.judge is None]
+        """Pairs whose judge call failed (the provider, not the judge, is at fault)."""
+        return [o for o in self.outcomes if o.judge is None and not o.unusable]
+
+    @property
+    def unusable(self) -> list[PairOutcome]:
+        """Pairs the judge answered without a readable verdict: no answer, so neither agreement nor
+        position consistency counts them (an unreadable reply is not "inconsistent")."""
+        return [o for o in self.outcomes if o.unusable]
 
 
 def cohen_kappa(human: Sequence[str], judge: Sequence[str]) -> float | None:
@@ -161,8 +169,10 @@ async def judge_labels(
         )
         if res.error:
             return PairOutcome(p, None, False, error=res.error)
+        if res.unparseable:
+            return PairOutcome(p, None, False, error="the judge gave no usable answer", unusable=True)
         verdict = {"base": "a", "head": "b", "tie": "tie"}[res.outcome]
-        return PairOutcome(p, verdict, res.consistent and not res.unparseable, res.reason)
+        return PairOutcome(p, verdict, res.consistent, res.reason)
 
     return AgreementReport(tuple(await asyncio.gather(*(one(p) for p in pairs))))
 
@@ -178,8 +188,15 @@ def format_agreement(report: AgreementReport, source: str) -> str:
             f"{report.agree} of {report.n}); Cohen's kappa {kappa:.2f}; "
             f"position consistency {report.consistency * 100:.0f}%"  # type: ignore[operator]
         )
+    total = len(report.outcomes)
+    of_total = f"of {total} pair{'s' if total != 1 else ''}"
+    if report.unusable:
+        # Not a 0% agreement or a 0% order-consistent judge: no verdict at all, counted apart.
+        ids = ", ".join(o.pair.id for o in report.unusable[:5]) + (" ..." if len(report.unusable) > 5 else "")
+        lines.append(f"judge gave no usable answer ({len(report.unusable)} {of_total}: {ids}); "
+                     "left out of agreement and position consistency")
     if report.errors:
-        lines.append(f"{len(report.errors)} pair(s) could not be judged: {report.errors[0].error}")
+        lines.append(f"{len(report.errors)} {of_total} could not be judged: {report.errors[0].error}")
     if report.disagreements:
         lines.append("disagreements:")
         for o in report.disagreements:

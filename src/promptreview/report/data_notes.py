@@ -40,10 +40,16 @@ def data_notes(suite: SuiteResult) -> list[str]:
             notes.append(f"The judge could not be checked against {_quote(agree.labels)}: {agree.error}.")
         elif agree.n:
             kappa = f"; Cohen's kappa {agree.kappa:.2f}" if agree.kappa is not None else ""
+            unusable = (f"; the judge gave no usable answer for {agree.unusable} of {agree.pairs} pairs, "
+                        "left out" if agree.unusable else "")
             notes.append(
                 f"Judge agrees with your labels {agree.agree / agree.n * 100:.0f}% (n={agree.n}{kappa}; "
-                f"{_quote(agree.labels)})."
+                f"{_quote(agree.labels)}){unusable}."
             )
+        elif agree.unusable:
+            # No verdict at all is not a 0% agreement or a 0% order-consistent judge: say what happened.
+            notes.append(f"The judge could not be checked against {_quote(agree.labels)}: the judge gave no "
+                         f"usable answer ({agree.unusable} of {agree.pairs} pair{'s' * (agree.pairs != 1)}).")
     if suite.settled:
         parts = [
             f"{_quote(v.case_id, 60)} → {v.prefer} by {_quote(v.by, 40)}"
