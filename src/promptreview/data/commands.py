@@ -8,8 +8,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from promptreview.data.embed import EndpointOptions
+if TYPE_CHECKING:  # data.embed imports asyncio (~60 ms): not for `promptreview --help`
+    from promptreview.data.embed import EndpointOptions
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -135,6 +137,8 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def _endpoint(args: argparse.Namespace) -> EndpointOptions:
+    from promptreview.data.embed import EndpointOptions
+
     return EndpointOptions(
         base_url=args.base_url, cache_path=args.cache, no_cache=args.no_cache, env=dict(os.environ)
     )
