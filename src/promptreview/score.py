@@ -15,6 +15,8 @@ from promptreview.errors import ConfigError
 from promptreview.materialize import PreparedCase, PreparedSuite, PreparedVersion
 from promptreview.metrics import registry
 from promptreview.metrics.context import LLM, MetricContext
+from promptreview.metrics.registry import MetricDef
+from promptreview.models.types import Message
 from promptreview.results import Answer, CaseResult, MetricResult, SampleResult
 from promptreview.suite import Case, MetricSpec
 
@@ -32,6 +34,8 @@ async def score_suite(
     Cases whose metrics call a model are scored ``width`` at a time (``aio.map_bounded``)."""
     out: dict[str, tuple[CaseResult, ...]] = {}
     base_answers = answers.get((suite.name, "base"))
+    # What every case shares is looked up once per suite, not once per case and metric.
+    suite_specs = _resolve(suite.metrics)
     for version in suite.versions():
         per_case = answers[(suite.name, version.name)]
         def job(
@@ -39,17 +43,17 @@ async def score_suite(
         ) -> Awaitable[CaseResult]:
             return _score_case(
                 suite,
-                version,
                 version.cases[ci],
                 per_case[ci],
                 base_answers[ci] if base_answers and version.name == "head" else None,
                 llm,
                 read_base_file,
                 delimiter,
+                suite_specs,
             )
 
         indexes = range(len(version.cases))
-        if _calls_model(suite.metrics) or any(_calls_model(pc.case.metrics) for pc in version.cases):
+        if suite_specs.calls_model or any(_calls_model(pc.case.metrics) for pc in version.cases):
             out[version.name] = tuple(await map_bounded(job, indexes, width))
         else:
             # Nothing here waits on the network: awaiting in turn costs no task per case.
@@ -57,42 +61,63 @@ async def score_suite(
     return out
 
 
-def _calls_model(specs: Sequence[MetricSpec]) -> bool:
-    """Whether any of ``specs`` waits on the model (judge or embeddings); unknown kinds count as yes."""
+class _Resolved:
+    """Metric specs with their registry entries, and whether any of them waits on the model."""
+
+    __slots__ = ("calls_model", "entries")
+
+    def __init__(self, entries: tuple[tuple[MetricSpec, MetricDef | None, str | None], ...]) -> None:
+        self.entries = entries  # (spec, its registry entry or None when unknown, case data it needs)
+        self.calls_model = any(d is None or d.needs_llm or d.needs_embeddings for _, d, _ in entries)
+
+
+def _resolve(specs: Sequence[MetricSpec]) -> _Resolved:
+    entries = []
     for spec in specs:
         try:
-            d = registry.get(spec.kind)
+            definition: MetricDef | None = registry.get(spec.kind)
         except ConfigError:
-            return True
-        if d.needs_llm or d.needs_embeddings:
-            return True
-    return False
+            definition = None  # scored as an error result by registry.score_one
+        entries.append((spec, definition, _NEEDS.get(spec.kind)))
+    return _Resolved(tuple(entries))
+
+
+def _calls_model(specs: Sequence[MetricSpec]) -> bool:
+    """Whether any of ``specs`` waits on the model (judge or embeddings); unknown kinds count as yes."""
+    return _resolve(specs).calls_model if specs else False
 
 
 async def _score_case(
     suite: PreparedSuite,
-    version: PreparedVersion,
     pc: PreparedCase,
     samples: Sequence[Answer],
     base_samples: Sequence[Answer] | None,
     llm: LLM,
     read_base_file: Callable[[str], str | None],
     delimiter: str,
+    suite_specs: _Resolved,
 ) -> CaseResult:
-    specs = (*suite.metrics, *pc.case.metrics)
-    model_metrics = _calls_model(specs)
+    resolved = suite_specs
+    if pc.case.metrics:
+        resolved = _Resolved(suite_specs.entries + _resolve(pc.case.metrics).entries)
+    model_metrics = resolved.calls_model
+    plan = suite.plan.suite
     results = []
     for answer in samples:
+        if not answer.ok:
+            results.append(SampleResult(answer))
+            continue
         base_text = None
         if base_samples is not None:
             match = next((b for b in base_samples if b.sample == answer.sample), None)
             base_text = match.text if match else None
-        if not answer.ok:
-            results.append(SampleResult(answer))
-            continue
+        text = answer.text or ""
         jobs = [
-            _score_metric(suite, pc, spec, answer, base_text, llm, read_base_file, delimiter)
-            for spec in specs
+            _score_metric(
+                pc, spec, definition, need, text, answer.messages, base_text, llm, read_base_file,
+                delimiter, plan.judge, plan.embedding_model,
+            )
+            for spec, definition, need in resolved.entries
         ]
         # Awaiting in turn costs no task per metric when none of them waits on the model.
         scored = tuple(await asyncio.gather(*jobs)) if model_metrics else tuple([await j for j in jobs])
@@ -101,22 +126,27 @@ async def _score_case(
 
 
 async def _score_metric(
-    suite: PreparedSuite,
     pc: PreparedCase,
     spec: MetricSpec,
-    answer: Answer,
+    definition: MetricDef | None,
+    need: str | None,
+    answer: str,
+    messages: tuple[Message, ...],
     base_text: str | None,
     llm: LLM,
     read_base_file: Callable[[str], str | None],
     delimiter: str,
+    judge_model: str,
+    embedding_model: str,
 ) -> MetricResult:
-    args = pc.metric_args.get(spec.name, spec.args)
-    kind = registry.get(spec.kind).kind
-    missing = _missing_case_data(spec, pc.case, args)
-    if missing:
-        return MetricResult(
-            spec.name, 0.0, False, kind=kind, gate=spec.gate, skipped=f"case has no {missing}"
-        )
+    args = pc.metric_args.get(spec.name, spec.args) if pc.metric_args else spec.args
+    kind = definition.kind if definition is not None else registry.get(spec.kind).kind
+    if need is not None:
+        missing = _missing_case_data(spec, pc.case, args)
+        if missing:
+            return MetricResult(
+                spec.name, 0.0, False, kind=kind, gate=spec.gate, skipped=f"case has no {missing}"
+            )
     if "__error__" in args:
         return MetricResult(
             spec.name,
@@ -128,19 +158,19 @@ async def _score_metric(
         )
     ctx = MetricContext(
         case=pc.case,
-        answer=answer.text or "",
-        messages=answer.messages,
+        answer=answer,
+        messages=messages,
         spec=spec,
         args=args,
         llm=llm,
-        judge_model=suite.plan.suite.judge,
-        embedding_model=suite.plan.suite.embedding_model,
+        judge_model=judge_model,
+        embedding_model=embedding_model,
         read_file=read_base_file,
         base_answer=base_text,
         delimiter=delimiter,
         kind=kind,
     )
-    return await registry.score_one(ctx)
+    return await registry.score_one(ctx, definition)
 
 
 # Metrics that compare against case data do not apply to cases without it: such a case is left out

@@ -106,17 +106,20 @@ def validate(spec: MetricSpec) -> None:
     get(spec.kind, location=spec.location).validate(spec)
 
 
-async def score_one(ctx: MetricContext) -> MetricResult:
+async def score_one(ctx: MetricContext, definition: MetricDef | None = None) -> MetricResult:
     """Score one answer with ``ctx.spec``'s metric; any failure becomes a result with ``error`` set.
 
     Expected failures (``MetricError``, ``JudgeError``, a bad rendered option) keep their message;
     anything else is a bug in a metric and is labelled with its exception type, but still does not
     take down the run. The result's name, kind and gate always come from the spec and registry.
+    ``definition`` is ``get(ctx.spec.kind)`` when the caller has looked it up already (the score
+    stage does once per suite, not once per answer).
     """
-    try:
-        definition = get(ctx.spec.kind)
-    except ConfigError as err:
-        return _error_result(ctx, "binary", str(err))
+    if definition is None:
+        try:
+            definition = get(ctx.spec.kind)
+        except ConfigError as err:
+            return _error_result(ctx, "binary", str(err))
     try:
         result = await definition.fn(ctx)
     except (MetricError, JudgeError) as err:
