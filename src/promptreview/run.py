@@ -34,13 +34,14 @@ def plan_calls(suites: Sequence[PreparedSuite]) -> list[CallSlot]:
     for s in suites:
         samples = s.plan.suite.samples
         for v in s.versions():
+            # Every case of a version shares model and parameters: frozen once, not per call.
+            proto = ChatRequest.make(v.model, (), dict(v.params), purpose="answer")
+            model, params = proto.model, proto.params
             for ci, pc in enumerate(v.cases):
                 for k in range(samples):
                     req = None
                     if pc.error is None:
-                        req = ChatRequest.make(
-                            v.model, pc.messages, dict(v.params), sample=k, purpose="answer"
-                        )
+                        req = ChatRequest(model, pc.messages, params, k, "answer")
                     slots.append(CallSlot(s.name, v.name, ci, k, req))
     return slots
 
@@ -79,12 +80,13 @@ async def run_calls(
 
     results: list[tuple[CallSlot, Answer]] = []
     pending = []
+    versions = {(s.name, v.name): v for s in suites for v in s.versions()}
     for slot in slots:
         hit = cached(slot.request, tag=slot.version) if cached is not None and slot.request else None
         if hit is None:
             pending.append(slot)
             continue
-        version = _version(by_name[slot.suite], slot.version)
+        version = versions[(slot.suite, slot.version)]
         results.append((slot, _answer(version.cases[slot.case_index].case.id, slot, hit, version)))
         if progress:
             progress(1)
@@ -94,7 +96,8 @@ async def run_calls(
         out[(slot.suite, slot.version)][slot.case_index].append(answer)
     for answers in out.values():
         for per_case in answers:
-            per_case.sort(key=lambda a: a.sample)
+            if len(per_case) > 1:
+                per_case.sort(key=lambda a: a.sample)
     return out
 
 

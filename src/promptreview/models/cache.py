@@ -45,6 +45,8 @@ SCHEMA_VERSION = 1
 DEFAULT_DIR = ".promptreview"
 DEFAULT_NAME = "cache.sqlite"
 _CHUNK = 500  # well under SQLite's bound-parameter limit on every version still in use
+# One encoder for every stored answer (``json.dumps`` with options builds a new one per call).
+_VALUE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
@@ -80,7 +82,7 @@ def _encode_completion(c: Completion) -> str:
     }
     if not c.priced:
         value["priced"] = False
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _VALUE_JSON.encode(value)
 
 
 def _decode_completion(raw: str) -> Completion:

@@ -62,6 +62,8 @@ _MAX_MESSAGE = 300
 QUOTA_WAIT_S = 3600.0
 _DAILY = re.compile(r"ByDay|per 86400s|daily|per day", re.IGNORECASE)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+# One encoder for every request body (``json.dumps`` with options builds a new one per call).
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,6 +306,7 @@ class ModelClient:
         # Scrubbed from every answer and error before it is cached or handed out (the cache and
         # the --json file are written from these), in raw, URL-encoded and base64 forms.
         self.secrets = tuple(dict.fromkeys(s for s in (endpoint.api_key, *secrets) if s and len(s) >= 4))
+        self._scrub: Callable[[str], str] | None = None  # built on first use, see _scrubbed
         self.cache = cache
         self.prices = prices or PriceTable()
         self.concurrency = max(1, concurrency or endpoint.default_concurrency)
@@ -518,11 +521,14 @@ class ModelClient:
 
     def _scrubbed(self, c: Completion) -> Completion:
         """``c`` without any secret value in its text or error (a model may echo a key it saw)."""
-        from promptreview.report.sanitize import scrub
+        scrub = self._scrub
+        if scrub is None:
+            from promptreview.report.sanitize import scrubber
 
-        text = scrub(c.text, self.secrets) if c.text else c.text
-        error = scrub(c.error, self.secrets) if c.error else c.error
-        return c if (text, error) == (c.text, c.error) else replace(c, text=text, error=error)
+            scrub = self._scrub = scrubber(self.secrets)  # one pattern for the whole run
+        text = scrub(c.text) if c.text else c.text
+        error = scrub(c.error) if c.error else c.error
+        return c if text == c.text and error == c.error else replace(c, text=text, error=error)
 
     def _account(self, req: ChatRequest, c: Completion, tag: str | None) -> Completion:
         c = self._scrubbed(c)  # cache hits too: a cache written before scrubbing may hold a key
@@ -561,7 +567,7 @@ class ModelClient:
         body: dict[str, Any] = request_params(req.params_dict())
         body["model"] = req.model
         body["messages"] = [{"role": m.role, "content": m.content} for m in req.messages]
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = _BODY_JSON.encode(body).encode()
         async with self._sem:
             data, failure, latency, attempts = await self._send("chat/completions", payload, req.model)
         if failure is not None:

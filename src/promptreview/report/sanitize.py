@@ -25,7 +25,7 @@ import html
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus, urlsplit
 
 from markupsafe import Markup
@@ -227,6 +227,16 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         return text
     pattern = _secret_pattern(tuple(sorted({s for s in secrets if s})))
     return pattern.sub(MASK, text) if pattern else text
+
+
+def scrubber(secrets: Iterable[str]) -> Callable[[str], str]:
+    """:func:`scrub` with ``secrets`` fixed, for a caller that scrubs every answer of a run: the
+    set of secrets is sorted and its pattern looked up once, not once per string."""
+    pattern = _secret_pattern(tuple(sorted({s for s in secrets if s})))
+    if pattern is None:
+        return lambda text: text
+    sub = pattern.sub
+    return lambda text: sub(MASK, text) if text else text
 
 
 @functools.lru_cache(maxsize=32)
