@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 from cli_harness import run_cli
-from data_helpers import SYSTEM, example_repo, openai_record, support_user_message, write_jsonl
+from data_helpers import EXAMPLE, SYSTEM, example_repo, openai_record, support_user_message, write_jsonl
 from promptreview.cases import parse_cases
 from promptreview.data.records import record_from_json
 from promptreview.safe_yaml import load_yaml
 from servers.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.usefixtures("cli_env")
+
+EXAMPLE_CASES = EXAMPLE / "evals" / "support.yaml"
 
 
 def _import(capsys: pytest.CaptureFixture[str], repo: Path, server: OpenAIServer, *args: str):  # type: ignore[no-untyped-def]
@@ -324,3 +326,38 @@ def test_langfuse_generation_shape() -> None:
     rec = record_from_json(trace, 2)
     assert rec.messages[0] == ("system", SYSTEM)
     assert rec.feedback.thumbs_down
+
+
+def test_after_the_outliers_come_the_tags_the_suite_covers_least(
+    tmp_path: Path, fake_openai: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Step five of the order: with no feedback and no outlier left, candidates come round-robin
+    from the tags the suite's cases cover least (security: none; account: one; billing: three)."""
+    cases = (EXAMPLE_CASES.read_text()
+             .replace("- id: refund-window\n", "- id: refund-window\n  tags: [billing]\n")
+             .replace("- id: cancel-plan\n", "- id: cancel-plan\n  tags: [billing]\n")
+             .replace("- id: invoice-address\n", "- id: invoice-address\n  tags: [billing]\n")
+             .replace("- id: reset-password\n", "- id: reset-password\n  tags: [account]\n"))
+    repo = example_repo(tmp_path, {"evals/support.yaml": cases}).path
+
+    def tagged(product: str, question: str, tag: str) -> dict[str, object]:
+        return {**openai_record(product, question), "tags": [tag]}
+
+    log = write_jsonl(tmp_path / "prod.jsonl", [  # each near an existing case: none is an outlier
+        tagged("Acme Cloud", "Can I still get a refund? I bought it 12 days ago.", "billing"),
+        tagged("Acme Cloud", "How do I cancel my subscription today?", "billing"),
+        tagged("Acme Mail", "I forgot my password, how do I reset it now?", "account"),
+        tagged("Acme Mail", "How do I turn on two-factor authentication please?", "security"),
+        tagged("Acme Cloud", "Can I change the address on my invoices now?", "billing"),
+    ])
+    out = repo / "evals" / "c.yaml"
+    res = _import(capsys, repo, fake_openai, str(log), "--suite", "support-answers", "--limit", "3",
+                  "--out", str(out), "--radius", "0.5")
+    assert res.code == 0, res.err
+    reasons = [c["source"]["reason"] for c in load_yaml(out.read_text(), str(out))]
+    assert reasons == [
+        "tag 'security' (0 existing case(s))",
+        "tag 'account' (1 existing case(s))",
+        "tag 'billing' (3 existing case(s))",
+    ]
+    assert "3 under-covered tag" in res.out

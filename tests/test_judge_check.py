@@ -152,3 +152,33 @@ def test_suite_judge_labels_with_no_usable_answer_say_so_in_the_pr_comment(
     text = comment.read_text().replace("\\", "")
     assert ("Judge agrees with your labels 100% (n=2; Cohen's kappa 1.00; <code>evals/labels.jsonl</code>); "
             "the judge gave no usable answer for 1 of 3 pairs, left out.") in text
+
+
+def test_max_calls_counts_the_label_pairs(
+    tmp_path: Path, judge_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The labels figure judges six pairs in both orders: twelve calls the budget must see
+    before any call is made, not discover afterwards."""
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "labelled").mkdir()
+    plain = example_pr(tmp_path / "plain").path
+    out = tmp_path / "plain.json"
+    res = run_cli(capsys, "compare", "--repo", str(plain), "--base", "main", "--head", "feature",
+                  "--json", str(out), "--base-url", judge_server.base_url, "--no-cache")
+    assert res.code in (0, 1, 3), res.err
+    review_calls = json.loads(out.read_text())["usage"]["planned_calls"]
+    plain_calls = judge_server.count()
+
+    config = "    judge: {model: openai/gpt-4.1, labels: evals/labels.jsonl}\n"
+    repo = example_pr(tmp_path / "labelled", config, {"evals/labels.jsonl": labels_text()}).path
+    before = judge_server.count()
+    args = ("compare", "--repo", str(repo), "--base", "main", "--head", "feature",
+            "--base-url", judge_server.base_url, "--no-cache")
+    refused = run_cli(capsys, *args, "--max-calls", str(review_calls + 11))
+    assert refused.code == 2
+    assert f"this review would make about {review_calls + 12} model calls" in refused.err
+    assert judge_server.count() == before  # refused before any call
+    ran = run_cli(capsys, *args, "--max-calls", str(review_calls + 12), "--json", str(tmp_path / "l.json"))
+    assert ran.code in (0, 1, 3), ran.err
+    assert judge_server.count() - before == plain_calls + 12  # the same review, plus the labels
+    assert json.loads((tmp_path / "l.json").read_text())["usage"]["planned_calls"] == review_calls + 12

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from promptreview.aio import map_bounded
 from promptreview.changes import ChangeSet, diff
 from promptreview.data.in_review import suite_figures
-from promptreview.errors import BudgetExceeded
+from promptreview.errors import BudgetExceeded, PromptReviewError
 from promptreview.judge import judge_pair
 from promptreview.materialize import PreparedSuite, prepare_suite
 from promptreview.models.types import ChatRequest, Completion, Embeddings
@@ -223,7 +223,7 @@ async def _evaluate(
     n_slots = len(slots)
     async with open_client(defaults, options, repo_root=str(head.repo)) as client:
         hits = client.prefetch([s.request for s in slots if s.request is not None])
-        planned = _planned_calls(runnable, slots)
+        planned = _planned_calls(runnable, slots) + _label_calls(runnable, base.read)
         budget = options.max_calls or defaults.max_calls
         if budget is not None and planned - hits > budget:
             raise BudgetExceeded(
@@ -259,7 +259,7 @@ async def _evaluate(
         suites = [o[0] for o in outcomes]
         evidence = [o[1] for o in outcomes]
         # Coverage of production inputs and the judge's agreement with human labels (never gate).
-        figures = await asyncio.gather(*(suite_figures(p, client, base.read) for p in prepared))
+        figures = await asyncio.gather(*(suite_figures(p, llm, base.read) for p in prepared))
         suites = [
             replace(s, coverage=c, judge_agreement=j) for s, (c, j) in zip(suites, figures, strict=True)
         ]
@@ -363,6 +363,26 @@ def _planned_calls(suites: Sequence[PreparedSuite], slots: Sequence[object]) -> 
                 total += case_calls * samples
         if p.base is not None and p.head is not None and p.plan.suite.compare:
             total += 2 * len(p.cases) * samples
+    return total
+
+
+def _label_calls(suites: Sequence[PreparedSuite], read: Callable[[str], str | None]) -> int:
+    """Judge calls the ``judge: {labels}`` figure makes: both orders of every labelled pair whose
+    answers differ (identical answers are a tie without a call). Read from base, as the figure is;
+    a file that cannot be read or parsed makes no calls (the figure reports the error)."""
+    from promptreview.data.labels import parse_labels
+
+    total = 0
+    for p in suites:
+        path = p.plan.suite.judge_labels
+        text = read(path) if path and p.cases else None
+        if text is None:
+            continue
+        try:
+            pairs = parse_labels(text, path)  # type: ignore[arg-type]
+        except PromptReviewError:
+            continue
+        total += 2 * sum(1 for pair in pairs if pair.a != pair.b)
     return total
 
 
