@@ -338,6 +338,25 @@ def test_notes_gate_change_judge_consistency_errors_and_inconclusive_help() -> N
     assert "This run could certify a margin of" in small and "cases would certify the gate's 5 pts" in small
 
 
+def test_single_metrics_are_labelled_as_unadjusted_explanations_beside_the_deciding_tests() -> None:
+    """Issue 9.3/9.5: the pass rate and the judge decide; `contains` and `rubric` explain them, with
+    unadjusted numbers, never "significantly worse" beside a status they did not decide."""
+    result = one_suite_review(cases=60, regressions=14, improvements=1)
+    assert result.verdict.verdict == "fail" and result.verdict.family_size == 2
+    doc = Doc(gfm(render_comment(result)))
+    text = doc.all("details")[0].text
+    table = next(i for i, t in enumerate(doc.all("table")) if "Margin" in t.text)
+    rows = {r[0]: " | ".join(r) for r in doc.table_rows(table)[1:]}
+    assert "significantly worse (p = " in rows["pass rate"] and "adjusted" in rows["pass rate"]
+    for metric in ("contains", "rubric"):
+        assert "lower, p = " in rows[metric], rows[metric]
+        assert "(unadjusted; explains the pass rate, does not decide)" in rows[metric]
+        assert "significantly worse" not in rows[metric]
+        assert " | — | " in rows[metric]  # no margin: it does not decide
+    assert "The pass rate and the judge decide" in text
+    assert "after Holm's adjustment across the 2 deciding tests of this review" in text
+
+
 def test_changed_files_link_to_the_diff_and_list_renames() -> None:
     doc = Doc(gfm(render_comment(failing_review())))
     diff = next(a for a in doc.all("a") if a.text == "view the diff")

@@ -163,7 +163,9 @@ def summarize(
             _summary(name, kind, gated and kind != "signal", b, h, head_only, errors, _labels(cases, name))
         )
         if kind != "signal" and len([m for m in names.values() if m[0] != "signal"]) > 1:
-            paired.append(_paired(name, kind, gated, b, h))
+            # An explanation of the pass rate, not a test of its own: the pass rate is made of
+            # these metrics, and testing both would count the same evidence twice (verdict.py).
+            paired.append(_paired(name, kind, gated, b, h, primary=False))
 
     pw = _pairwise_summary(cases)
     if compare_enabled and not head_only:
@@ -226,7 +228,9 @@ def added_cases_summary(cases: Sequence[CaseComparison]) -> AddedCases | None:
     )
 
 
-def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None]) -> PairedMetric:
+def _paired(
+    name: str, kind: str, gated: bool, b: list[float | None], h: list[float | None], primary: bool = True
+) -> PairedMetric:
     """Per-metric margins stay None: the verdict scales the suite's margin to each metric's units."""
     pairs = [(x, y) for x, y in zip(b, h, strict=True) if x is not None and y is not None]
     return PairedMetric(
@@ -235,6 +239,7 @@ def _paired(name: str, kind: str, gated: bool, b: list[float | None], h: list[fl
         tuple(p[0] for p in pairs),
         tuple(p[1] for p in pairs),  # type: ignore[arg-type]
         gate=gated,
+        primary=primary,
     )
 
 

@@ -3,16 +3,28 @@
 DESIGN.md section 6. For every gated metric the stage bounds the mean paired effect
 (head - base, see :mod:`promptreview.stats`) and then decides each suite:
 
-* **fail**: a case marked ``must_pass`` fails on head; or some gated metric is significantly worse,
-  judged by Holm-adjusted p-values across *all* gated metrics of *all* suites (one family, so a
-  review with many suites is not more likely to fail by chance than a review with one); or head's
-  pass rate is below the suite's ``min_pass_rate`` floor. "Significantly worse" is tested at
+* **The family of tests.** Each suite has at most two *primary* tests: its pass rate (the share of
+  cases where every gated metric passed) and the pairwise judge. Only they decide. The single
+  metrics the pass rate is made of are *explanations*: bounded and shown with unadjusted bounds
+  and p-values, so a reader sees which check moved, but they neither fail nor hold back a suite.
+  Testing them beside the pass rate would count one piece of evidence several times: Holm
+  treats the tests as if they were independent, so each extra copy of the same evidence raises
+  the bar for all of them (at 100 cases a -20 pts regression was caught 69% of the time with one
+  metric and 57% with three equivalent ones, with no gain in false-fail safety; see
+  ``tests/test_verdict.py``, which prints the rates). :class:`PairedMetric` ``primary`` marks the
+  role; ``summarize`` makes the pass rate and the judge primary.
+* **fail**: a case marked ``must_pass`` fails on head; or some primary test is significantly
+  worse, judged by Holm-adjusted p-values across the primary tests of *all* suites (one family, so
+  a review with many suites is not more likely to fail by chance than a review with one); or
+  head's pass rate is below the suite's ``min_pass_rate`` floor. "Significantly worse" is tested at
   :func:`fail_level` = ``(1 - confidence) / 2`` (2.5% one-sided for the default 95%: the upper limit
   of the two-sided 95% interval is below 0). Testing at 5% one-sided would fail about 5% of A/A
   comparisons by construction, which alone breaks DESIGN's "an A/A comparison passes at least 95%
   of the time"; a false fail blocks a harmless merge, a missed one still shows as inconclusive.
-* **pass**: every gated metric's lower bound is above ``-margin`` (non-inferiority), with at least
-  :data:`~promptreview.stats.MIN_CASES` paired cases.
+* **pass**: every primary test's lower bound is above ``-margin`` (non-inferiority), with at least
+  :data:`~promptreview.stats.MIN_CASES` paired cases. This needs no multiplicity adjustment: a
+  pass asks *every* test to clear its margin (an intersection-union test), so the lower bounds
+  shown are the ones that decide.
 * **inconclusive**: anything else, including a suite whose error rate exceeds ``max_error_rate``:
   errors (timeouts, 429s, unparseable output) say nothing about the prompt, so they can make a
   suite inconclusive but never make it fail. The reason says which margin the data could certify
@@ -111,6 +123,9 @@ class PairedMetric:
       one from counts.
 
     ``margin`` overrides the suite's margin for this metric; ``gate=False`` reports it only.
+    ``primary`` says whether the metric is one of the suite's deciding tests (the pass rate and
+    the judge, in the review's Holm family) or an explanation of them (a single metric the pass
+    rate is made of: bounded and reported, unadjusted, never deciding).
     ``unmeasured`` says why the values measure nothing (a broken or position-biased judge): the
     metric then neither fails nor passes the suite and stays out of the Holm family.
     ``explained_by_length`` says how answer length accounts for a pairwise preference: a
@@ -125,6 +140,7 @@ class PairedMetric:
     margin: float | None = None
     unmeasured: str | None = None
     explained_by_length: str | None = None
+    primary: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in DEFAULT_MARGINS:
@@ -199,11 +215,13 @@ class SuiteEvidence:
 class MetricVerdict:
     """One metric's bound and what it means against its margin.
 
-    ``status``: "worse" (p below :func:`fail_level`; Holm-adjusted for gated metrics, raw for
-    reported ones), "better" (lower bound above 0), "same" (lower bound above ``-margin``: not
-    worse by more than the margin), "unclear" (none of these, or fewer than ``MIN_CASES`` cases).
-    ``adjusted_p`` is Holm-adjusted within the review's family of gated metrics; for metrics outside
-    that family (reported-only, head-only or error-dominated suites) it is the raw ``p_worse``.
+    ``status``: "worse" (p below :func:`fail_level`; Holm-adjusted for primary tests, raw for
+    explanations and reported metrics), "better" (lower bound above 0), "same" (lower bound above
+    ``-margin``: not worse by more than the margin), "unclear" (none of these, or fewer than
+    ``MIN_CASES`` cases). ``adjusted_p`` is Holm-adjusted within the review's family of primary
+    tests; for metrics outside that family (explanations, reported-only metrics, head-only or
+    error-dominated suites) it is the raw ``p_worse``. ``primary`` is False for explanations: their
+    status is unadjusted and decides nothing.
     """
 
     name: str
@@ -214,6 +232,12 @@ class MetricVerdict:
     status: MetricStatus
     gated: bool
     note: str | None = None  # why the metric is "unclear" whatever its bound (unmeasured, length)
+    primary: bool = True  # one of the suite's deciding tests (False: an explanation, unadjusted)
+
+    @property
+    def deciding(self) -> bool:
+        """Whether this metric can decide the suite: gated and primary."""
+        return self.gated and self.primary
 
 
 @dataclass(frozen=True)
@@ -240,11 +264,11 @@ class ReviewVerdict:
     conclusion: Conclusion
     reason: str
     suites: tuple[SuiteVerdict, ...]
-    family_size: int = 0  # gated tests Holm's adjustment ran over (the report says so)
+    family_size: int = 0  # primary tests Holm's adjustment ran over (the report says so)
 
 
 def decide(suites: Sequence[SuiteEvidence], confidence: float = 0.95) -> ReviewVerdict:
-    """Decide every suite and the review, with Holm's adjustment across all gated metrics.
+    """Decide every suite and the review, with Holm's adjustment across all primary tests.
 
     ``confidence`` sets the one-sided bounds compared with the margins (0.95: a 95% lower bound)
     and the family-wise level of the "worse" test, :func:`fail_level` (0.025 for 0.95).
@@ -253,13 +277,13 @@ def decide(suites: Sequence[SuiteEvidence], confidence: float = 0.95) -> ReviewV
     # A new prompt has nothing to pair with: its metrics are not bounded (nor can they fail it).
     bounds = [[] if s.head_only else [_bound(m, confidence) for m in s.metrics] for s in suites]
 
-    # The family: every gated metric of every suite whose paired results are usable.
+    # The family: every primary test (pass rate, judge) of every suite whose results are usable.
     family = [
         (i, j)
         for i, suite in enumerate(suites)
         if _usable(suite)
         for j, metric in enumerate(suite.metrics)
-        if metric.gate and metric.n > 0 and metric.unmeasured is None
+        if metric.gate and metric.primary and metric.n > 0 and metric.unmeasured is None
     ]
     adjusted = dict(zip(family, holm([bounds[i][j].p_worse for i, j in family]), strict=True))
     family_size = len(family)
@@ -321,12 +345,12 @@ def _metric_verdict(
     status: MetricStatus
     if metric.unmeasured is not None:
         return MetricVerdict(metric.name, metric.kind, bound, margin, adjusted_p, "unclear", metric.gate,
-                             f"`{metric.name}` is unmeasured: {metric.unmeasured}")
+                             f"`{metric.name}` is unmeasured: {metric.unmeasured}", metric.primary)
     if adjusted_p < alpha and bound.estimate < 0 and metric.explained_by_length is not None:
         return MetricVerdict(metric.name, metric.kind, bound, margin, adjusted_p, "unclear", metric.gate,
                              f"the judge's preference for base on `{metric.name}` is explained by answer "
                              f"length ({metric.explained_by_length}), and length alone does not fail "
-                             "the suite")
+                             "the suite", metric.primary)
     if adjusted_p < alpha:
         status = "worse"
     elif bound.n < MIN_CASES:
@@ -337,7 +361,8 @@ def _metric_verdict(
         status = "same"
     else:
         status = "unclear"
-    return MetricVerdict(metric.name, metric.kind, bound, margin, adjusted_p, status, metric.gate)
+    return MetricVerdict(metric.name, metric.kind, bound, margin, adjusted_p, status, metric.gate,
+                         primary=metric.primary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,7 +445,7 @@ def _decide_suite(
         what = "one revision" if suite.single_revision else "new prompt: no base to compare"
         return verdict("pass", f"{what}, and no min_pass_rate floor is set")
 
-    gated = [m for m in metrics if m.gated]
+    gated = [m for m in metrics if m.deciding]  # explanations never decide
     worse = sorted((m for m in gated if m.status == "worse"), key=lambda m: m.adjusted_p)
     if worse:
         return verdict("fail", _worse_reason(worse, confidence, family_size), deciding=worse[0].name)
@@ -430,7 +455,7 @@ def _decide_suite(
     blocking = [
         (v, m)
         for v, m in zip(metrics, suite.metrics, strict=True)
-        if v.gated and v.status not in ("better", "same")
+        if v.deciding and v.status not in ("better", "same")
     ]
     if not blocking:
         return verdict("pass", _pass_reason(gated, confidence), deciding=_tightest(gated))
@@ -579,7 +604,8 @@ def _worse_reason(worse: list[MetricVerdict], confidence: float, family_size: in
     first = worse[0]
     bound = first.bound
     holm_note = (
-        f"significant after Holm adjustment across {family_size} gated metrics (p = {first.adjusted_p:.2g})"
+        f"significant after Holm adjustment across the review's {family_size} primary tests "
+        f"(p = {first.adjusted_p:.2g})"
         if family_size > 1
         else f"significant (p = {first.adjusted_p:.2g})"
     )
@@ -595,24 +621,24 @@ def _worse_reason(worse: list[MetricVerdict], confidence: float, family_size: in
         )
     others = ""
     if len(worse) > 1:
-        others = f"; {len(worse) - 1} more gated metric{'s' if len(worse) > 2 else ''} also worse"
+        others = f"; {len(worse) - 1} more primary test{'s' if len(worse) > 2 else ''} also worse"
     return f"{what}, {holm_note}{others}"
 
 
 def _pass_reason(gated: list[MetricVerdict], confidence: float) -> str:
     if not gated:
-        return "no metric is gated in this suite, so nothing holds the change back"
+        return "no test is gated in this suite, so nothing holds the change back"
     better = [m for m in gated if m.status == "better"]
     if better:
         best = max(better, key=lambda m: m.bound.lower / m.margin)
         return (
             f"head is better on `{best.name}` ({_signed(best.kind, best.bound.estimate)}, "
-            f"{_level(confidence)} bound {_signed(best.kind, best.bound.lower)}) and no gated metric is "
+            f"{_level(confidence)} bound {_signed(best.kind, best.bound.lower)}) and no primary test is "
             "worse by more than its margin"
         )
     tightest = min(gated, key=lambda m: (m.bound.lower + m.margin) / m.margin)
     return (
-        f"no gated metric is worse by more than its margin; the tightest, `{tightest.name}`, has a "
+        f"no primary test is worse by more than its margin; the tightest, `{tightest.name}`, has a "
         f"{_level(confidence)} lower bound of {_signed(tightest.kind, tightest.bound.lower)} against an "
         f"allowed {_signed(tightest.kind, -tightest.margin)}"
     )

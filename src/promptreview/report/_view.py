@@ -208,8 +208,19 @@ STATUS_WORDS = {
 }
 
 
+EXPLANATION_WORDS = {"better": "higher", "same": "within margin", "worse": "lower", "unclear": "can't tell"}
+
+
 def status_words(v: MetricVerdict) -> str:
-    """The status in words, with the adjusted p-value where it decided "worse"."""
+    """The status in words, with the adjusted p-value where it decided "worse".
+
+    An explanation (a single metric the pass rate is made of) says so: its bounds and p-value are
+    unadjusted and it decides nothing, so it never reads "significantly worse" beside a pass."""
+    if not getattr(v, "primary", True):
+        words = EXPLANATION_WORDS.get(v.status, v.status)
+        if v.status == "worse":
+            words += f", p = {v.adjusted_p:.2g}"
+        return f"{words} (unadjusted; explains the pass rate, does not decide)"
     words = STATUS_WORDS.get(v.status, v.status)
     if v.status == "worse":
         words += f" (p = {v.adjusted_p:.2g}{', adjusted' if v.gated else ''})"
@@ -337,7 +348,7 @@ def metric_rows(suite: SuiteResult) -> tuple[MetricRow, ...]:
             head=_summary_value(m, "head"),
             effect=effect(v) if v and v.kind == _display_kind(m) else ours("—"),
             status=status,
-            margin=_margin(v) if v and v.gated else ours("—"),
+            margin=_margin(v) if v and v.deciding else ours("—"),
         ))
     if PAIRWISE in verdicts:
         v = verdicts[PAIRWISE]
@@ -523,7 +534,7 @@ def inconclusive_notes(suite: SuiteResult) -> list[str]:
     v = suite.verdict
     if v is None or v.verdict != "inconclusive" or v.certifiable_margin is None:
         return []
-    blocking = next((m for m in v.metrics if m.gated and m.status not in ("better", "same")), None)
+    blocking = deciding_verdict(suite)
     kind = blocking.kind if blocking else "binary"
     text = f"💡 This run could certify a margin of {magnitude(v.certifiable_margin, kind)}"
     if blocking is None or not v.cases_needed:
