@@ -117,7 +117,7 @@ class ResponseCache:
         *,
         enabled: bool = True,
         write: bool = True,
-        flush_every: int = 64,
+        flush_every: int = 512,
         flush_interval_s: float = 2.0,
         busy_timeout_ms: int = 15_000,
     ) -> None:
