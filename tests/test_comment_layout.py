@@ -81,7 +81,8 @@ def test_verdict_comes_first_and_names_the_deciding_metric(example_comment: str)
     header = re.search(r"<thead>(.*?)</thead>", html, re.S)
     assert header and re.findall(r"<th[^>]*>([^<]*)</th>", header.group(1))[0] == "Verdict"
     body = html[html.index("<tbody>"):html.index("</tbody>")]
-    assert "<code>feedback</code> −0.50" in body  # what holds support-answers back (2 cases measured it)
+    # The pass rate decides (single metrics such as `feedback` only explain it).
+    assert "<code>pass rate</code> +33 pts" in body
     assert "<code>triage</code>" in body and "prompts/triage.prompt.yml" not in body
 
 
