@@ -57,11 +57,15 @@ def metric_results(passed: bool, *, reason: str = "") -> tuple[MetricResult, ...
 
 
 def side(case_id: str, text: str | None, passed: bool, *, error_kind: str | None = None,
-         reason: str = "", samples: int = 1) -> CaseResult:
+         reason: str = "", samples: int = 1, broken_metric: str | None = None) -> CaseResult:
+    """One side of a case; ``broken_metric`` names a metric whose every call failed on this side."""
     out = []
     for k in range(samples):
         a = answer(case_id, text, sample=k, error_kind=error_kind)
-        out.append(SampleResult(a, () if error_kind else metric_results(passed, reason=reason)))
+        metrics = () if error_kind else tuple(
+            replace(m, error="the grader call failed (server error)") if m.metric == broken_metric else m
+            for m in metric_results(passed, reason=reason))
+        out.append(SampleResult(a, metrics))
     return CaseResult(case_id, tuple(out))
 
 
@@ -98,6 +102,8 @@ class CaseSpec:
     error_side: str = "head"
     samples: int = 1
     consistent: bool = True
+    broken_metric: str | None = None  # a metric that errored on every call of ``broken_side``
+    broken_side: str = "base"
 
 
 def comparison(spec: CaseSpec) -> CaseComparison:
@@ -108,10 +114,12 @@ def comparison(spec: CaseSpec) -> CaseComparison:
     errored = spec.kind == "error"
     base = None if spec.kind == "new" else side(
         spec.case_id, spec.base_text, base_ok, reason=spec.metric_reason, samples=spec.samples,
-        error_kind=spec.error_kind if errored and spec.error_side == "base" else None)
+        error_kind=spec.error_kind if errored and spec.error_side == "base" else None,
+        broken_metric=spec.broken_metric if spec.broken_side == "base" else None)
     head = None if spec.kind == "removed" else side(
         spec.case_id, spec.head_text, head_ok, reason=spec.metric_reason, samples=spec.samples,
-        error_kind=spec.error_kind if errored and spec.error_side == "head" else None)
+        error_kind=spec.error_kind if errored and spec.error_side == "head" else None,
+        broken_metric=spec.broken_metric if spec.broken_side == "head" else None)
     pairwise = () if (base is None or head is None or errored) else judged(
         outcome, spec.judge_reason, samples=spec.samples, consistent=spec.consistent)
     changed = METRICS if spec.kind in ("regressed", "improved") else ()
@@ -173,7 +181,8 @@ def build_suite(words: SuiteWords) -> tuple[SuiteResult, SuiteEvidence]:
     comparisons = tuple(comparison(s) for s in case_specs(words)) if words.status != "removed" else ()
     head_only = words.status == "added"
     if words.status == "removed" or words.error:
-        evidence = SuiteEvidence(words.name, (), 0, 0, head_only=True)
+        evidence = SuiteEvidence(words.name, (), 0, 0, head_only=True, removed=words.status == "removed",
+                                 error=words.error)
         metrics: tuple = ()
         pairwise = PairwiseSummary()
     else:

@@ -18,6 +18,7 @@ import sys
 import types
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from urllib.parse import quote
 
@@ -51,6 +52,7 @@ from report_builders import (
     one_suite_review,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 MARKER = "<!-- promptreview:sticky -->"
 SECRET = "sk-live-4f9a8b7c6d5e4f3a"
 ATTACK = (
@@ -215,6 +217,11 @@ def test_headline_for_each_verdict(words: list[SuiteWords], expected: str) -> No
 JARGON = ("Holm", "net benefit", "certify", "one-sided", "p-value", "pass rate on `pass rate`")
 
 
+def visible(body: str) -> str:
+    """Everything a reader sees once GitHub renders the comment, as plain text."""
+    return "".join(t for t, _ in Doc(gfm(body)).texts)
+
+
 def headline_text(body: str) -> str:
     """The sentence(s) under the verdict heading, as rendered text."""
     html = gfm(body)
@@ -234,19 +241,34 @@ def headline_text(body: str) -> str:
          ["Not enough cases to be sure the pass rate is within its 5 pts margin",
           "cases would settle it if head is really no worse than base (this run had 12)."]),
         ("error", [SuiteWords("broken", cases=5, error="prompt file could not be parsed")],
-         ["Nothing could be evaluated: the suite has no cases, so there is nothing to evaluate."]),
+         ["broken could not run: prompt file could not be parsed."]),
+        ("error: every case errored", [SuiteWords("flaky", cases=6, errors=6)],
+         ["All 6 cases of flaky errored (6 answers hit rate limits (429) on head), so nothing could be "
+          "evaluated; errors are not counted against the prompt, so rerun when the provider recovers."]),
+        ("error: no cases", [SuiteWords("empty", cases=0)],
+         ["empty has no cases, so there is nothing to evaluate."]),
         ("removed prompt", [SuiteWords("legacy", status="removed")],
-         ["was removed, so there is nothing to evaluate and nothing to block."]),
+         ["The prompt prompts/legacy.md.j2 was removed, so there is nothing to evaluate and nothing to "
+          "block."]),
+        ("new prompt", [SuiteWords("greeting", cases=6, status="added")],
+         ["greeting is a new prompt with no base version to compare against: head passes 100% of its 6 "
+          "cases, and with no min_pass_rate floor set, nothing holds it back."]),
     ],
 )
 def test_headline_reason_of_every_verdict_kind_reads_plainly(kind: str, words: list[SuiteWords],
                                                                expected: list[str]) -> None:
-    text = headline_text(render_comment(build_review(words)))
+    body = render_comment(build_review(words))
+    text = headline_text(body)
     print(f"{kind}: {text}")
     for phrase in expected:
         assert phrase in text, text
     assert not any(j in text for j in JARGON), text
     assert len(text.split()) <= 70, text
+    # Said once, in plain words, anywhere in the comment.
+    seen = visible(body)
+    jargon = r"pass rate on pass rate|[Oo]nly 0 cases|Nothing could be evaluated: the suite"
+    assert not re.search(jargon, seen)
+    assert ": new prompt: " not in text and "could not run: the suite" not in seen
 
 
 def test_headline_when_no_prompt_changed_reads_plainly() -> None:
@@ -355,6 +377,113 @@ def test_single_metrics_are_labelled_as_unadjusted_explanations_beside_the_decid
         assert " | — | " in rows[metric]  # no margin: it does not decide
     assert "The pass rate and the judge decide" in text
     assert "after Holm's adjustment across the 2 deciding tests of this review" in text
+
+
+def metric_tables(doc: Doc) -> list[list[list[str]]]:
+    """Each suite's metric table (the one headed "Metric"), as rows of cell texts."""
+    tables = [doc.table_rows(i) for i in range(len(doc.all("table")))]
+    return [t for t in tables if t and t[0][:2] == ["Metric", "Base → head"]]
+
+
+def assert_units_agree(rows: list[list[str]]) -> None:
+    """A row's change and margin are in the unit its values are shown in: a rate (``60%``) moves in
+    points, a 1-5 grade (``4.30 of 5``) in grade points ``of 5``, a 0-1 score (``0.50``) in plain
+    score, and the judge's head / tie / base tally in points of cases."""
+    for name, values, change, margin, _status in (r[:5] for r in rows[1:]):
+        if change == "—":
+            continue
+        if "%" in values or re.fullmatch(r"\d+ / \d+ / \d+", values):
+            unit = "pts"
+        elif "of 5" in values:
+            unit = "of 5"
+        else:
+            assert re.fullmatch(r"\d\.\d\d → \d\.\d\d", values), (name, values)
+            unit = ""
+        # An explanation (a single metric, not deciding) has no margin: "—".
+        for shown in (change, margin) if margin != "—" else (change,):
+            units = {u for u in ("pts", "of 5", "%") if u in shown}
+            assert units == ({unit} if unit else set()), (name, values, change, margin)
+
+
+def test_a_gated_metric_no_case_measured_says_so_instead_of_dashes() -> None:
+    broken = {i: {"broken_metric": "rubric"} for i in range(30)}
+    body = render_comment(build_review([SuiteWords("support-answers", cases=30, regressions=2, improvements=3,
+                                                   overrides=broken)]))
+    doc = Doc(gfm(body))
+    (table,) = metric_tables(doc)
+    rows = {r[0]: r for r in table[1:]}
+    assert rows["rubric"][1:] == ["not measured", "—", "−0.25 of 5",
+                                  "can't tell yet: no case has a result on both versions (30 metric errors)"]
+    assert rows["contains"][1] == "90% → 93%"
+    assert_units_agree(table)
+    decided = doc.table_rows(0)[1][4]
+    assert decided.startswith("pass rate"), decided  # an unmeasured explanation does not decide
+    seen = visible(body)
+    assert "— → —" not in seen and "[−4.00, +4.00]" not in seen
+    assert "could certify a margin of 400 pts" not in seen and "on `rubric`" not in seen
+    assert "Can't tell yet: no case ran on both versions for rubric" in seen
+
+
+def test_every_metric_row_shows_its_change_in_the_unit_of_its_values() -> None:
+    doc = Doc(gfm(render_comment(failing_review())))
+    tables = metric_tables(doc)
+    assert tables
+    for table in tables:
+        assert_units_agree(table)
+    rubric = next(r for r in tables[0] if r[0] == "rubric")
+    assert rubric[1].endswith(" of 5") and rubric[2].count("of 5") == 1
+
+
+def test_the_sample_size_hint_speaks_of_the_metric_that_decided_in_its_unit() -> None:
+    body = render_comment(build_review([SuiteWords("small", cases=20)]))
+    small = Doc(gfm(body)).all("details")[0].text
+    hint = next(line for line in small.splitlines() if "could certify" in line)
+    assert re.fullmatch(r"💡 This run could certify a margin of \d+(\.\d)? pts on the pass rate; about "
+                        r"[\d,]+ cases would certify the gate's 5 pts \(this run had 20\)\. .*", hint), hint
+
+
+@pytest.fixture(scope="module")
+def example_comment(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The bundled example's PR comment, made as ``scripts/demo`` makes it."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    from demo import run_demo
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENAI_API_KEY", "demo-key-not-secret")
+        mp.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9")  # run_demo points it at its own server
+        out = tmp_path_factory.mktemp("demo")
+        assert run_demo(out) == 3
+    return (out / "comment.md").read_text("utf-8")
+
+
+def test_bundled_example_feedback_row_keeps_one_unit(example_comment: str) -> None:
+    doc = Doc(gfm(example_comment))
+    tables = metric_tables(doc)
+    assert len(tables) == 2
+    for table in tables:
+        assert_units_agree(table)
+    feedback = next(r for r in tables[0] if r[0] == "feedback")
+    # A 0-1 score moves in score, not "pts"; its margin too.
+    print(feedback, doc.table_rows(0)[1][4])
+    assert feedback[:4] == ["feedback", "1.00 → 0.50", "−0.50 [−1.00, +1.00]", "—"]
+    assert "(unadjusted; explains the pass rate, does not decide)" in feedback[4]
+    seen = visible(example_comment)
+    assert "of 5 [" not in seen.split("feedback")[1].split("\n")[0]
+    # The hint spoke of equivalent's 10 cases in grade points beside feedback's 2-case verdict.
+    assert "1.00 of 5" not in seen and "1,237" not in seen
+    assert "could certify a margin of 8.1 pts on the pass rate; about 14 cases" in seen
+    assert "pass rate on pass rate" not in seen
+
+
+def test_bundled_example_names_each_suite_as_its_table_row_does(example_comment: str) -> None:
+    doc = Doc(gfm(example_comment))
+    shown = [cell(r[1]).removesuffix("6 cases").removesuffix("10 cases") for r in doc.table_rows(0)[1:]]
+    assert shown == ["support-answers", "triage"]
+    summaries = [s.text for s in doc.all("summary")]
+    assert summaries[:2] == ["🟡 support-answers: 3 regressions, 6 improvements",
+                             "🟡 triage: 0 regressions, 2 improvements"]
+    # The full path is still one line below, where the prompt is named.
+    assert "Prompt: prompts/triage.prompt.yml" in visible(example_comment)
 
 
 def test_changed_files_link_to_the_diff_and_list_renames() -> None:
@@ -689,6 +818,28 @@ def test_terminal_fits_suite_names_to_the_width_and_keeps_them_apart(width: int)
         assert names == LONG_SUITES  # room for the whole path
     else:
         assert names[0].endswith("labels") and names[1].endswith("owners"), names
+
+
+def test_suite_names_that_differ_only_at_the_end_stay_short_and_apart_in_the_comment() -> None:
+    body = render_comment(build_review([SuiteWords(name, cases=12, regressions=2) for name in LONG_SUITES]))
+    doc = Doc(gfm(body))
+    shown = [cell(r[1]).removesuffix("12 cases") for r in doc.table_rows(0)[1:]]
+    assert shown == ["summarize-the-incomi…-and-suggest-labels", "summarize-the-incomi…-and-suggest-owners"]
+    assert [s.text.split(":")[0] for s in doc.all("summary")[:2]] == [f"🟡 {n}" for n in shown]
+    assert f"the first to look at is {shown[0]}." in headline_text(body)
+
+
+def test_terminal_regressions_and_notes_name_suites_as_the_table_does() -> None:
+    result = build_review([SuiteWords(name, cases=12, regressions=2) for name in LONG_SUITES])
+    lines = render_terminal(result, width=80).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("Suite "))
+    names = [line.split("  ")[0].strip() for line in lines[header + 1:header + 3]]
+    cards = [line.strip().split(" › ")[0] for line in lines if " › " in line]
+    notes = [line.removeprefix("note ").split(": ")[0] for line in lines if line.startswith("note ")]
+    assert cards and set(cards) <= set(names), (names, cards)
+    assert set(notes) <= set(names), (names, notes)
+    # The full paths did not fit in 80 columns, so they are nowhere but in the case ids (made from them).
+    assert not any(name in line for name in LONG_SUITES for line in lines if "-case-" not in line), lines
 
 
 def test_terminal_colour_is_optional_and_untrusted_escapes_are_removed() -> None:

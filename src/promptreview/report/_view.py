@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -25,6 +25,7 @@ from promptreview.models.types import CallStats
 from promptreview.report.data_notes import data_notes
 from promptreview.results import CaseComparison, CaseResult, MetricResult
 from promptreview.review_result import MetricSummary, ReviewResult, SuiteResult
+from promptreview.stats import MIN_CASES
 from promptreview.summarize import PAIRWISE, PASS_RATE
 from promptreview.verdict import MetricVerdict
 
@@ -168,12 +169,12 @@ def short_names(names: Sequence[str], limit: int = SHORT_NAME) -> dict[str, str]
     def start(text: str, room: int) -> str:
         return text if len(text) <= room else text[: max(1, room - 1)] + "…"
 
-    def clipped(name: str) -> str:
+    def clipped(name: str, cut: Callable[[str, int], str]) -> str:
         if len(name) <= limit or "/" not in name:
-            return start(name, limit)
+            return cut(name, limit)
         first, *rest = name.split("/")  # the folder that tells them apart, and the stem
         head = middle(first, limit // 2) + ("/…/" if len(rest) > 1 else "/")
-        return head + start(rest[-1], limit - len(head))
+        return head + cut(rest[-1], limit - len(head))
 
     unique = list(dict.fromkeys(names))
     depth = dict.fromkeys(unique, 1)
@@ -184,7 +185,11 @@ def short_names(names: Sequence[str], limit: int = SHORT_NAME) -> dict[str, str]
             break
         for n in clashes:
             depth[n] += 1
-    out = {n: clipped(candidate(n, depth[n])) for n in unique}
+    out = {n: clipped(candidate(n, depth[n]), start) for n in unique}
+    # Names that differ only near their end (``...-suggest-labels``, ``...-suggest-owners``) clash
+    # when cut at the end: cut those in the middle, which keeps both ends.
+    for n in [n for n in unique if sum(1 for m in unique if out[m] == out[n]) > 1]:
+        out[n] = clipped(candidate(n, depth[n]), middle)
     return {n: (n if sum(1 for m in unique if out[m] == out[n]) > 1 else out[n]) for n in unique}
 
 
@@ -277,6 +282,7 @@ def suite_row(suite: SuiteResult, short: str | None = None) -> SuiteRow:
     errors = sum(1 for c in suite.cases if c.change == "error")
     cases = f"{suite.cases_total:,}" + (f" ({errors:,} err)" if errors else "")
     deciding = deciding_verdict(suite)
+    decided, decided_estimate = _decided(deciding)
     return SuiteRow(
         name=suite.name,
         short=short or suite.name,
@@ -289,9 +295,23 @@ def suite_row(suite: SuiteResult, short: str | None = None) -> SuiteRow:
         effect=effect(headline_verdict(suite)),
         better=_wins_ties_losses(suite),
         deciding=deciding.name if deciding else None,
-        decided=bounds(deciding) if deciding else ours(""),
-        decided_estimate=ours(signed(deciding.bound.estimate, deciding.kind)) if deciding else ours(""),
+        decided=decided,
+        decided_estimate=decided_estimate,
     )
+
+
+def _decided(deciding: MetricVerdict | None) -> tuple[Markup, Markup]:
+    """The Decided-by cell's bounds and estimate; a metric no case measured has neither (its
+    [−4.00, +4.00] would read as a measurement), one measured by too few cases says how few."""
+    if deciding is None:
+        return EMPTY, EMPTY
+    n = deciding.bound.n
+    if n == 0:
+        return ours("not measured"), EMPTY
+    estimate = ours(signed(deciding.bound.estimate, deciding.kind))
+    if n < MIN_CASES:
+        return ours(f"{bounds(deciding)}, only {plural(n, 'case')}"), estimate
+    return bounds(deciding), estimate
 
 
 def deciding_verdict(suite: SuiteResult) -> MetricVerdict | None:
@@ -337,6 +357,9 @@ def metric_rows(suite: SuiteResult) -> tuple[MetricRow, ...]:
     rows = []
     for m in suite.metrics:
         v = verdicts.get(m.name)
+        if m.gate and m.n == 0 and m.base_rate is None and m.head_rate is None:
+            rows.append(_unmeasured_row(m, v))
+            continue
         status = status_words(v) if v else ("reported" if not m.gate else "—")
         if v is None and m.gate and m.name != PASS_RATE and PASS_RATE in verdicts:
             v = verdicts[PASS_RATE]
@@ -355,6 +378,17 @@ def metric_rows(suite: SuiteResult) -> tuple[MetricRow, ...]:
         rows.append(MetricRow(PAIRWISE, v.gated, ours(""), _wins_ties_losses(suite), effect(v),
                               status_words(v), _margin(v) if v.gated else ours("—")))
     return tuple(rows)
+
+
+def _unmeasured_row(m: MetricSummary, v: MetricVerdict | None) -> MetricRow:
+    """A gated metric with no value on any case (every call errored, or it never applied): it
+    says so in words instead of "— → —" beside a bound computed from nothing."""
+    errors = f" ({plural(m.errors, 'metric error')})" if m.errors else ""
+    return MetricRow(
+        name=m.name, gated=True, base=EMPTY, head=ours("not measured"), effect=NO_VALUE,
+        status=f"can't tell yet: no case has a result on both versions{errors}",
+        margin=_margin(v) if v and v.gated else NO_VALUE,
+    )
 
 
 def _margin(v: MetricVerdict) -> Markup:
@@ -411,8 +445,9 @@ def case_change_notes(result: ReviewResult) -> tuple[str, ...]:
     touched the cases that judge it (and that base's versions were used anyway).
     """
     notes: list[str] = []
+    short = short_names([s.name for s in result.suites])
     for s in result.suites:
-        notes += [f"`{s.name}`: {n}" for n in _case_change_sentences(s)]
+        notes += [f"`{short[s.name]}`: {n}" for n in _case_change_sentences(s)]
     return tuple(notes)
 
 
@@ -534,14 +569,20 @@ def inconclusive_notes(suite: SuiteResult) -> list[str]:
     v = suite.verdict
     if v is None or v.verdict != "inconclusive" or v.certifiable_margin is None:
         return []
-    blocking = deciding_verdict(suite)
-    kind = blocking.kind if blocking else "binary"
-    text = f"💡 This run could certify a margin of {magnitude(v.certifiable_margin, kind)}"
-    if blocking is None or not v.cases_needed:
+    # The margin and the count are the verdict's, for the metric it turned on: say them in that
+    # metric's unit and with its number of cases. Under MIN_CASES neither means anything (the
+    # reason already says to add cases that exercise the metric).
+    binding = deciding_verdict(suite)
+    if binding is None or binding.bound.n < MIN_CASES:
+        return []
+    kind = binding.kind
+    text = (f"💡 This run could certify a margin of {magnitude(v.certifiable_margin, kind)} on "
+            f"{'the pass rate' if binding.name == PASS_RATE else f'`{binding.name}`'}")
+    if not v.cases_needed:
         return [text + "."]
-    gate = magnitude(blocking.margin, kind)
+    gate = magnitude(binding.margin, kind)
     return [text + f"; about {v.cases_needed:,} cases would certify the gate's {gate} "
-            f"(this run had {blocking.bound.n:,}). Add cases to the suite, or `/rerun` to sample again."]
+            f"(this run had {binding.bound.n:,}). Add cases to the suite, or `/rerun` to sample again."]
 
 
 def usage_notes(result: ReviewResult) -> tuple[str, ...]:
@@ -563,6 +604,14 @@ def usage_notes(result: ReviewResult) -> tuple[str, ...]:
     if saved > 0:
         notes.append(f"The cache saved about {money(saved, True)}.")
     return tuple(notes)
+
+
+_ZERO_CASES = re.compile(r"\bonly 0 cases ran\b")
+
+
+def reason_words(reason: str) -> str:
+    """The verdict stage's reason as a reader should see it: "no case ran", never "only 0 cases ran"."""
+    return _ZERO_CASES.sub("no case ran", reason)
 
 
 def _capitalise(text: str) -> str:

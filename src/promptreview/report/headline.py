@@ -11,7 +11,7 @@ with the ``prose`` filter, which escapes everything else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from promptreview.report import _view as view
 from promptreview.review_result import MetricSummary, ReviewResult, SuiteResult
@@ -45,6 +45,9 @@ def headline(result: ReviewResult) -> Headline:
     if not suites:
         return Headline((Line("decision", "No suite is affected by this change, so nothing was evaluated."),))
     focus = min(suites, key=lambda s: _SEVERITY.get(s.verdict.verdict, 9))
+    # The suite as the table names it (``triage``, not ``prompts/triage.prompt.yml``), so the
+    # reader finds the headline's suite in the row below; the full name is in its section.
+    focus = replace(focus, name=view.short_names([s.name for s in result.suites])[focus.name])
     lines: list[Line] = []
     if len(suites) > 1:
         lines.append(Line("scope", _scope(suites, focus)))
@@ -70,7 +73,9 @@ def _suite_lines(suite: SuiteResult, named: bool) -> list[Line]:
         return [Line("decision", f"The prompt `{suite.base_prompt or suite.name}` was removed, so there is "
                                  "nothing to evaluate and nothing to block.")]
     if v.verdict == "error":
-        return [Line("decision", f"Nothing could be evaluated: {_lower(v.reason)}")]
+        return [Line("decision", _error_sentence(suite))]
+    if suite.status == "added" and v.verdict == "pass":
+        return [Line("decision", _new_prompt_sentence(suite))]
     if suite.status in ("added", "single") or not v.metrics:
         return [Line("decision", _in_words(suite))]
     lines: list[Line] = []
@@ -134,6 +139,11 @@ def _decision(suite: SuiteResult, deciding: MetricVerdict | None) -> str:
     if deciding is None:
         return _in_words(suite)
     margin = view.magnitude(deciding.margin, deciding.kind)
+    if deciding.bound.n == 0:
+        summary = next((m for m in suite.metrics if m.name == deciding.name), None)
+        errors = f" ({view.plural(summary.errors, 'metric error')})" if summary and summary.errors else ""
+        return (f"No case has a {_called(deciding.name)} result on both versions{errors}, so it can't "
+                "be checked: make it run, or add cases that exercise it.")
     if deciding.bound.n < MIN_CASES:
         return (f"Only {deciding.bound.n} case{'s' if deciding.bound.n != 1 else ''} measured "
                 f"`{deciding.name}`, too few to be sure of anything (at least {MIN_CASES} are needed): "
@@ -159,6 +169,37 @@ def _in_words(suite: SuiteResult) -> str:
     for prefix in ("Can't tell yet: ", "Can't tell: "):
         reason = reason.removeprefix(prefix)
     return f"`{suite.name}` {_VERBS.get(suite.verdict.verdict, 'is')}: {_lower(reason)}"
+
+
+def _new_prompt_sentence(suite: SuiteResult) -> str:
+    """A new prompt that passes: nothing to compare with, so only a floor could have held it."""
+    rate = next((m.head_rate for m in suite.metrics if m.name == PASS_RATE), None)
+    ran = (f"head passes {view.percent(rate)} of its {view.plural(suite.cases_total, 'case')}"
+           if rate is not None else "it ran on head only")
+    floor = suite.gate.min_pass_rate
+    if floor is not None or "meets the" in suite.verdict.reason:
+        level = f"{view.percent(floor)} " if floor is not None else ""
+        held = f"which meets its {level}`min_pass_rate` floor"
+    else:
+        held = "and with no `min_pass_rate` floor set, nothing holds it back"
+    return f"`{suite.name}` is a new prompt with no base version to compare against: {ran}, {held}."
+
+
+def _error_sentence(suite: SuiteResult) -> str:
+    """Why nothing was evaluated, said once ("could not run: X", not "Nothing could be evaluated:
+    the suite could not run: X, so nothing could be evaluated")."""
+    reason = suite.verdict.reason.rstrip(".")
+    name = f"`{suite.name}`"
+    if reason.lower().startswith("the suite could not run: "):
+        return f"{name} could not run: {reason[len('the suite could not run: '):]}."
+    if reason.lower().startswith("the suite "):
+        return f"{name} {reason[len('the suite '):]}."
+    errors = view.error_notes(suite)
+    if reason.lower().startswith("all ") and errors:
+        why = errors[0].split(" — ")[0]
+        return (f"All {view.plural(suite.cases_total, 'case')} of {name} errored ({why}), so nothing could "
+                "be evaluated; errors are not counted against the prompt: rerun when the provider recovers.")
+    return f"Nothing in {name} could be evaluated: {_lower(reason)}."
 
 
 def _called(name: str) -> str:

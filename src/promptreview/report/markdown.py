@@ -243,7 +243,7 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "marker": Markup(options.marker),
         "verdict": verdict,
         "emoji": view.VERDICT_EMOJI.get(verdict, "❔"),
-        "reason": result.verdict.reason,
+        "reason": view.reason_words(result.verdict.reason),
         "headline": headline(result),
         "review_notes": result.notes + view.case_change_notes(result),
         "family_size": result.verdict.family_size,
@@ -255,7 +255,8 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "changes": changes[:MAX_CHANGED_FILES],
         "changes_more": max(0, len(changes) - MAX_CHANGED_FILES),
         "diff_url": _url_markup(result.diff_url),
-        "sections": tuple(_section(result, s, detail) for s in result.suites if _shows_details(s, detail)),
+        "sections": tuple(_section(result, s, detail, short[s.name]) for s in result.suites
+                          if _shows_details(s, detail)),
         "hidden_details": sum(1 for s in result.suites if not _shows_details(s, detail)),
         "answer_chars": detail.answer_chars,
         "usage": view.usage_rows(result),
@@ -284,16 +285,16 @@ def _shows_details(suite: SuiteResult, detail: Detail) -> bool:
     return detail.details == "all" or verdict != "pass"
 
 
-def _section(result: ReviewResult, suite: SuiteResult, detail: Detail) -> SuiteSection:
+def _section(result: ReviewResult, suite: SuiteResult, detail: Detail, short: str) -> SuiteSection:
     regressed, improved = view.ordered_cases(suite)
     budget = len(regressed) + len(improved) if detail.max_cases is None else detail.max_cases
     shown_regressed = regressed[:budget]
     shown_improved = improved[: max(0, budget - len(shown_regressed))]
     verdict = suite.verdict.verdict if suite.verdict else "error"
     return SuiteSection(
-        row=view.suite_row(suite),
+        row=view.suite_row(suite, short),
         suite=suite,
-        reason=suite.verdict.reason if suite.verdict else (suite.error or ""),
+        reason=view.reason_words(suite.verdict.reason) if suite.verdict else (suite.error or ""),
         summary=_summary_counts(suite, len(regressed), len(improved)),
         notes=view.suite_notes(suite),
         metrics=view.metric_rows(suite),

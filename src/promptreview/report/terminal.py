@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import shutil
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from jinja2 import Environment, pass_context
@@ -17,6 +18,7 @@ from markupsafe import Markup
 
 from promptreview.report import _view as view
 from promptreview.report._templates import template_environment
+from promptreview.report.headline import headline
 from promptreview.report.sanitize import scrub, terminal_text
 from promptreview.review_result import ReviewResult
 
@@ -39,8 +41,10 @@ def render_terminal(
     secrets = tuple(secrets)
     if width is None:
         width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    table, names = _table(result, secrets, color, width)
+    # Regressions and notes name each suite as the table does, so the two can be matched up.
     regressions = [
-        view.case_card(result, suite, case)
+        replace(view.case_card(result, suite, case), suite=names.get(suite.name, suite.name))
         for suite in result.suites
         for case in view.ordered_cases(suite)[0]
     ]
@@ -50,15 +54,16 @@ def render_terminal(
         "secrets": secrets,
         "color": color,
         "verdict": result.verdict.verdict,
-        "reason": result.verdict.reason,
+        # The comment's headline, in the same words (what moved, why this verdict, what would settle it).
+        "reason": headline(result).text(),
         "base_label": result.base_label,
         "head_label": result.head_label,
         "base_sha": view.short_sha(result.base_sha),
         "head_sha": view.short_sha(result.head_sha),
-        "table": _table(result, secrets, color, width),
+        "table": table,
         "regressions": regressions[:TOP_REGRESSIONS],
         "regressions_total": len(regressions),
-        "notes": [f"{s.name}: {n}" for s in result.suites for n in view.suite_notes(s)],
+        "notes": [f"{names.get(s.name, s.name)}: {n}" for s in result.suites for n in view.suite_notes(s)],
         "calls": view.count(sum(s.calls for s in sides)),
         "cache_hits": view.count(sum(s.cache_hits for s in sides)),
         "tokens_in": view.count(sum(s.prompt_tokens for s in sides)),
@@ -70,15 +75,18 @@ def render_terminal(
     return scrub(text, secrets)
 
 
-def _table(result: ReviewResult, secrets: Sequence[str], color: bool, width: int) -> list[Markup]:
-    """Aligned rows; widths are measured on the sanitised text, before colour codes go in.
+def _table(
+    result: ReviewResult, secrets: Sequence[str], color: bool, width: int
+) -> tuple[list[Markup], dict[str, str]]:
+    """Aligned rows, and the name each suite is shown by; widths are measured on the sanitised
+    text, before colour codes go in.
 
     The suite column gets whatever the other columns leave of ``width``. When the full names do
     not fit, the short unique names of the PR comment are used (``triage`` for
     ``prompts/triage.prompt.yml``), and only those still too long are clipped, in the middle.
     """
     if not result.suites:
-        return []
+        return [], {}
     rows = [list(_HEADER)]
     verdicts = [""]
     short = view.short_names([s.name for s in result.suites], limit=10_000)
@@ -93,11 +101,12 @@ def _table(result: ReviewResult, secrets: Sequence[str], color: bool, width: int
         suffix = f" ({'new' if status == 'added' else 'removed'})" if status in ("added", "removed") else ""
         return terminal_text(name, secrets=secrets) + suffix
 
-    full = [label(s.status, s.name) for s in result.suites]
-    if max(len(n) for n in full) > room:
-        full = [label(s.status, short[s.name]) for s in result.suites]
-    for row, name in zip(rows[1:], full, strict=True):
-        row[0] = _middle(name, room)
+    shown = {s.name: s.name for s in result.suites}
+    if max(len(label(s.status, s.name)) for s in result.suites) > room:
+        shown = {s.name: short[s.name] for s in result.suites}
+    for row, suite in zip(rows[1:], result.suites, strict=True):
+        row[0] = _middle(label(suite.status, shown[suite.name]), room)
+    names = {s.name: _middle(shown[s.name], room) for s in result.suites}
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     lines = []
     for index, (row, verdict) in enumerate(zip(rows, verdicts, strict=True)):
@@ -107,7 +116,7 @@ def _table(result: ReviewResult, secrets: Sequence[str], color: bool, width: int
             cells[-1] = _paint(cells[-1], verdict)
         line = "  ".join(cells).rstrip()
         lines.append(Markup(_paint(line, "bold") if color and index == 0 else line))
-    return lines
+    return lines, names
 
 
 def _middle(text: str, room: int) -> str:
