@@ -289,7 +289,7 @@ def test_provider_errors_on_every_head_case_block_with_on_inconclusive_fail(
     assert run.returncode == 1, run.log
     assert run.outputs["verdict"] == "error" and run.outputs["conclusion"] == "failure"
     assert project.states(project.head)[-1][0] == "failure"
-    assert "all 5 cases errored" in headline(comment)
+    assert "All 5 cases of greet errored" in headline(comment)
 
 
 # --- 13.3: discovery is decided by base ------------------------------------------------------------
@@ -309,7 +309,8 @@ def test_a_pr_cannot_switch_off_discovery_of_the_prompt_it_regresses(
 
     run, comment = review(project)
 
-    assert_failed(project, run, comment, "prompts/ask.prompt.yml")
+    # The headline names the suite as the table does; its section names the full path.
+    assert_failed(project, run, comment, "so ask fails", "prompts/ask.prompt.yml")
     assert project.states(project.head)[-1] != ("success", "no prompt changes")
     assert "whatever the new config says about discovery" in visible(comment)
 # --- 13.5: request parameters from head ---------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_consistent_judge_still_fails_a_regression(h: Harness, tmp_path: Path) -
     run = h.compare(repo)
 
     assert run.code == 1, run.out
-    assert "judge prefers base" in run.out
+    assert "who prefers base in 8 of 8 cases" in run.out
 
 
 @pytest.mark.parametrize("label", ["A", "B"])
