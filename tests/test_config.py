@@ -43,6 +43,8 @@ def test_metric_spellings_and_defaults() -> None:
         ("    metrics:\n      - containz: x\n", "promptreview.yml:7", "did you mean"),
         ("    metrics:\n      - regex: '(a+)+'\n", "promptreview.yml:7", "regex"),
         ("    samples: 0\n", "promptreview.yml:6", "whole number from 1 to 50"),
+        ("    gate:\n      margin: 0.1\n      confidence: 0.99\n", "promptreview.yml:8",
+         "only 0.95 is supported"),
         ("    promtp: x\n", "promptreview.yml:6", "did you mean `prompt`"),
         ("    metrics:\n      - is-json\n      - is-json\n", "promptreview.yml:8", "two metrics are named"),
     ],
@@ -87,3 +89,8 @@ def test_configured_prompt_files_are_not_discovered_twice(tmp_path: Path) -> Non
     )
     config = load_config(Revision.at(repo.path, "HEAD"))
     assert [s.name for s in config.suites] == ["triage", "u.prompt.yml"]
+
+
+def test_the_confidence_the_verdict_uses_is_accepted() -> None:
+    config = parse_config(HEAD + "    gate: {confidence: 0.95}\n", "promptreview.yml")
+    assert all(s.gate.confidence == 0.95 for s in config.suites)

@@ -337,8 +337,26 @@ def parse_gate(raw: Any, path: str, field: str, line: int | None) -> GateSpec:
             lo=0.0,
             hi=1.0,
         ),
-        confidence=_num(pick("confidence"), 0.95, path, raw, f"{field}.confidence", lo=0.5, hi=0.999),
+        confidence=_confidence(pick("confidence"), path, raw, f"{field}.confidence"),
     )
+
+
+# The verdict's bounds, Holm's alpha and the sample-size hints are all computed at this level.
+SUPPORTED_CONFIDENCE = 0.95
+
+
+def _confidence(v: Any, path: str, data: Any, field: str) -> float:
+    """Refused unless it is the level the verdict really uses: a `confidence: 0.99` that was
+    accepted and then silently decided at 95% would be a gate the user believes is stricter
+    than it is."""
+    value = _num(v, SUPPORTED_CONFIDENCE, path, data, field, lo=0.5, hi=0.999)
+    if value != SUPPORTED_CONFIDENCE:
+        raise ConfigError(
+            f"only {SUPPORTED_CONFIDENCE} is supported (the verdict's bounds and tests are computed at "
+            f"95%), got {value}; remove the key or set it to {SUPPORTED_CONFIDENCE}",
+            _loc(path, data, field),
+        )
+    return value
 
 
 def parse_metrics(raw: Any, path: str, field: str, line: int | None) -> tuple[MetricSpec, ...]:
