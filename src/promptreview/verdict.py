@@ -499,7 +499,7 @@ def _inconclusive(
     certifiable = max(0.0, -bound.lower) if math.isfinite(bound.lower) else None
     if bound.n < MIN_CASES:
         return says(
-            f"can't tell yet: only {bound.n} case{'s' if bound.n != 1 else ''} ran on both versions for "
+            f"can't tell yet: {_how_many_ran(bound.n)} on both versions for "
             f"`{binding.name}`, and at least {MIN_CASES} are needed to certify a margin",
             certifiable,
             needed,
@@ -712,3 +712,8 @@ def _unsentence(text: str) -> str:
     for prefix in ("Can't tell yet: ", "Can't tell: "):
         text = text.removeprefix(prefix)
     return text[0].lower() + text[1:] if text[:1].isupper() and text[1:2].islower() else text
+
+
+def _how_many_ran(n: int) -> str:
+    """"no case ran", never "only 0 cases ran"."""
+    return "no case ran" if n == 0 else f"only {n} case{'s' if n != 1 else ''} ran"

@@ -606,14 +606,6 @@ def usage_notes(result: ReviewResult) -> tuple[str, ...]:
     return tuple(notes)
 
 
-_ZERO_CASES = re.compile(r"\bonly 0 cases ran\b")
-
-
-def reason_words(reason: str) -> str:
-    """The verdict stage's reason as a reader should see it: "no case ran", never "only 0 cases ran"."""
-    return _ZERO_CASES.sub("no case ran", reason)
-
-
 def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:] if text[:1].islower() else text
 

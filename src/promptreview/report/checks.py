@@ -42,7 +42,7 @@ def check_output(result: ReviewResult, *, secrets: Iterable[str] = ()) -> dict[s
 
 def status_description(result: ReviewResult, *, secrets: Iterable[str] = ()) -> str:
     """One line for the commit status: the verdict and why, at most 140 characters."""
-    text = f"{result.verdict.verdict}: {view.reason_words(result.verdict.reason)}"
+    text = f"{result.verdict.verdict}: {result.verdict.reason}"
     return _fit(scrub(terminal_text(text), tuple(secrets)), STATUS_LIMIT)
 
 
@@ -59,7 +59,7 @@ def annotations(result: ReviewResult, *, secrets: Iterable[str] = ()) -> list[di
 
 def _title(result: ReviewResult, secrets: tuple[str, ...]) -> str:
     emoji = view.VERDICT_EMOJI.get(result.verdict.verdict, "")
-    text = f"{emoji} Prompt review: {result.verdict.verdict} — {view.reason_words(result.verdict.reason)}"
+    text = f"{emoji} Prompt review: {result.verdict.verdict} — {result.verdict.reason}"
     return _fit(scrub(terminal_text(text), secrets), TITLE_LIMIT)
 
 

@@ -243,7 +243,7 @@ def _context(result: ReviewResult, detail: Detail, options: _Options) -> dict[st
         "marker": Markup(options.marker),
         "verdict": verdict,
         "emoji": view.VERDICT_EMOJI.get(verdict, "❔"),
-        "reason": view.reason_words(result.verdict.reason),
+        "reason": result.verdict.reason,
         "headline": headline(result),
         "review_notes": result.notes + view.case_change_notes(result),
         "family_size": result.verdict.family_size,
@@ -294,7 +294,7 @@ def _section(result: ReviewResult, suite: SuiteResult, detail: Detail, short: st
     return SuiteSection(
         row=view.suite_row(suite, short),
         suite=suite,
-        reason=view.reason_words(suite.verdict.reason) if suite.verdict else (suite.error or ""),
+        reason=suite.verdict.reason if suite.verdict else (suite.error or ""),
         summary=_summary_counts(suite, len(regressed), len(improved)),
         notes=view.suite_notes(suite),
         metrics=view.metric_rows(suite),
