@@ -470,7 +470,7 @@ def test_bundled_example_feedback_row_keeps_one_unit(example_comment: str) -> No
     assert "of 5 [" not in seen.split("feedback")[1].split("\n")[0]
     # The hint spoke of equivalent's 10 cases in grade points beside feedback's 2-case verdict.
     assert "1.00 of 5" not in seen and "1,237" not in seen
-    assert "could certify a margin of 8.1 pts on the pass rate; about 14 cases" in seen
+    assert "could certify a margin of 8.1 pts on the pass rate; about 22 cases" in seen
     assert "pass rate on pass rate" not in seen
 
 

@@ -73,6 +73,7 @@ __all__ = [
     "Bound",
     "average_samples",
     "cases_needed",
+    "friendly_count",
     "holm",
     "net_benefit",
     "paired_binary",
@@ -438,9 +439,32 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def planned_effect(effects: Sequence[float]) -> float:
-    """The true effect a sample-size hint assumes: the observed improvement, or no change."""
-    mean = math.fsum(effects) / len(effects) if effects else 0.0
-    return max(mean, 0.0)
+    """The true effect a sample-size hint assumes: the observed gain discounted for its noise, or 0.
+
+    An observed drop (or nothing) plans on "no change": planning at a drop makes the hint jump by
+    orders of magnitude when one case moves the mean towards ``-margin``. An observed gain ``m``
+    with standard error ``se`` plans on ``m * z^2 / (1 + z^2)`` with ``z = m / se``: the posterior
+    mean of the effect under a normal prior centred at 0 whose spread is the gain itself. A gain
+    within its noise (z = 1) counts half, a clear one (z = 3) 90%, so a clean improvement in a few
+    cases is told it needs a few more cases, not hundreds, while the hint moves smoothly (one case
+    more or less changes it by well under a factor of 2 at 30 cases) instead of switching from
+    "no change" to "the whole gain" at some threshold.
+    """
+    n = len(effects)
+    mean = math.fsum(effects) / n if n else 0.0
+    if n < 2 or mean <= 0:
+        return 0.0
+    se2 = _sample_variance(effects) / n
+    return mean * mean * mean / (mean * mean + se2)
+
+
+def friendly_count(n: int) -> int:
+    """``n`` rounded up to two significant figures (52, 390, 1,000, 9,700): a sample-size hint is
+    a rough plan, and "about 9,616 cases" claims a precision it does not have."""
+    if n < 100:
+        return n
+    step = 10 ** (len(str(n)) - 2)
+    return -(-n // step) * step
 
 
 def cases_needed(
@@ -469,12 +493,12 @@ def cases_needed(
     N = z_c^2 (1 - margin) / margin, about 52 cases for a 5-point margin, exactly what the score
     bound needs. For graded means ``sd0 = sd1`` = the sample standard deviation.
 
-    The planned effect is :func:`planned_effect`: an observed improvement, else no change (head as
-    good as base). Planning at an observed drop makes the hint jump by orders of magnitude when
-    one case moves the mean towards ``-margin`` (and "no number would do" beyond it), which nobody
-    can act on; planning at 0 makes it depend on the spread alone, so it moves smoothly. An
-    observed improvement *is* planned on, so a clean gain in a few cases is told it needs a few
-    more cases, not hundreds. The report states the assumption.
+    The planned effect is :func:`planned_effect`: an observed improvement discounted for its noise,
+    else no change (head as good as base). Planning at an observed drop makes the hint jump by
+    orders of magnitude when one case moves the mean towards ``-margin`` (and "no number would do"
+    beyond it), which nobody can act on; planning at 0 makes it depend on the spread alone, so it
+    moves smoothly. A clear improvement *is* planned on, so a clean gain in a few cases is told it
+    needs a few more cases, not hundreds. The report states the assumption.
 
     Returns None only when there is nothing to plan from (no cases, or fewer than two graded
     cases). Never less than :data:`MIN_CASES`.

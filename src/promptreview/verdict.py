@@ -57,6 +57,7 @@ from promptreview.stats import (
     MIN_CASES,
     Bound,
     cases_needed,
+    friendly_count,
     holm,
     net_benefit,
     paired_binary,
@@ -491,6 +492,7 @@ def _inconclusive(
         for v, m in blocking
     ]
     binding, needed = max(needs, key=lambda pair: math.inf if pair[1] is None else pair[1])
+    needed = friendly_count(needed) if needed is not None else None
     bound = binding.bound
 
     def says(reason: str, certifiable: float | None, needed: int | None) -> SuiteVerdict:
@@ -515,7 +517,7 @@ def _inconclusive(
     effects = _effects(next(m for v, m in blocking if v is binding))
     assumed = planned_effect(effects)
     assumption = (
-        f"if the {_signed(binding.kind, assumed)} this run saw is real"
+        f"if head really gains about {_signed(binding.kind, assumed)}"
         if assumed > 0
         else "if head is really no worse than base"
     )

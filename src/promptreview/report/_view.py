@@ -576,7 +576,9 @@ def inconclusive_notes(suite: SuiteResult) -> list[str]:
     if binding is None or binding.bound.n < MIN_CASES:
         return []
     kind = binding.kind
-    text = (f"💡 This run could certify a margin of {magnitude(v.certifiable_margin, kind)} on "
+    # A 0-1 score's difference has no unit of its own; say which scale it is on.
+    scale = " (on its 0-1 scale)" if kind == "graded" else ""
+    text = (f"💡 This run could certify a margin of {magnitude(v.certifiable_margin, kind)}{scale} on "
             f"{'the pass rate' if binding.name == PASS_RATE else f'`{binding.name}`'}")
     if not v.cases_needed:
         return [text + "."]
