@@ -691,7 +691,8 @@ def test_max_cost_stops_sending_once_the_budget_is_spent(server: OpenAIServer) -
     "fault",
     [
         None, "rate_limit", "quota", "server_error", "bad_gateway", "auth", "forbidden",
-        "not_found", "bad_request", "html", "bad_json", "empty_choices", "length",
+        "not_found", "bad_request", "html", "bad_json", "empty_choices", "length", "gzip",
+        "gzip_error",
     ],
 )
 def test_direct_lane_matches_sdk_path(server: OpenAIServer, fault: str | None) -> None:

@@ -50,6 +50,7 @@ import asyncio
 import base64
 import contextlib
 import fnmatch
+import gzip
 import hashlib
 import json
 import math
@@ -93,6 +94,8 @@ FAULTS: dict[str, str] = {
     "length": "200, finish_reason length, partial text",
     "content_filter": "200, finish_reason content_filter, null content",
     "null_content": "200, finish_reason stop, null content",
+    "gzip": "200, the completion gzip-compressed (Content-Encoding: gzip), as proxies send it",
+    "gzip_error": "500 with a gzip-compressed OpenAI error body",
 }
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -569,6 +572,22 @@ class _App:
             return self.completion(body, None, "content_filter")
         if fault == "null_content":
             return self.completion(body, None, "stop")
+        if fault in ("gzip", "gzip_error"):
+            plain = (
+                self.completion(body, reply.content, "stop")
+                if fault == "gzip"
+                else web.Response(
+                    status=500,
+                    body=_error_body("Compressed failure.", "server_error", None),
+                    content_type=jtype,
+                )
+            )
+            return web.Response(
+                status=plain.status,
+                body=gzip.compress(plain.body),  # type: ignore[arg-type]
+                headers={"Content-Encoding": "gzip"},
+                content_type=jtype,
+            )
         raise AssertionError(f"unhandled fault {fault}")
 
     async def embeddings(self, body: dict[str, Any]) -> web.Response:
