@@ -582,3 +582,41 @@ def test_family_keeps_power_at_100_cases_and_false_fails_below_alpha(metrics: in
     tolerance = 2 * (alpha * (1 - alpha) / FAMILY_RUNS) ** 0.5  # two standard errors
     assert false_fail["new"] <= alpha + tolerance
     assert regression["new"]["pass"] == 0
+
+
+def test_a_metric_only_some_cases_have_is_summarized_over_those_cases_alone() -> None:
+    """A case-level metric (``tone``: base has it on case 2 only, its call failed on case 4; head
+    has it on cases 1, 2 and 4)
+    counts the cases that measured it on both sides, in rows ordered as first seen on base."""
+    from promptreview.models.types import Message
+
+    def result(cid: str, tone: float | None, passed: bool, tone_error: bool = False) -> CaseResult:
+        metrics = [MetricResult("contains", 1.0 if passed else 0.0, passed, "checked")]
+        if tone is not None or tone_error:
+            metrics.append(
+                MetricResult(
+                    "tone", tone or 0.0, (tone or 0) >= 0.5, "graded", kind="graded",
+                    error="grader failed" if tone_error else None,
+                )
+            )
+        answer = Answer(cid, 0, (Message("user", cid),), Completion("an answer", finish_reason="stop"))
+        return CaseResult(cid, (SampleResult(answer, tuple(metrics)),))
+
+    rows = [
+        (result("c1", None, True), result("c1", 0.0, True)),  # head alone measured tone here
+        (result("c2", 0.25, True), result("c2", 0.75, True)),
+        (result("c3", None, False), result("c3", None, True)),
+        (result("c4", None, True, tone_error=True), result("c4", 1.0, True)),
+    ]
+    comparisons = [CaseComparison(b.case_id, b, h) for b, h in rows]
+    summaries, _, evidence = summarize("s", comparisons, GateSpec(), False, False)
+    by_name = {m.name: m for m in summaries}
+    assert [m.name for m in summaries][1:] == ["contains", "tone"]
+    assert by_name["contains"].n == 4
+    assert by_name["contains"].base_rate == 0.75 and by_name["contains"].head_rate == 1.0
+    tone = by_name["tone"]
+    assert tone.n == 1  # c2 alone has a tone value on both sides
+    assert tone.base_rate == 0.25 and tone.head_rate == 0.75
+    assert tone.errors == 1
+    tone_pairs = next(m for m in evidence.metrics if m.name == "tone")
+    assert tone_pairs.base == (0.25,) and tone_pairs.head == (0.75,)

@@ -131,25 +131,19 @@ def summarize(
     # the review stricter); everything else is decided on the base's cases alone.
     must_fail = _must_pass_failures(cases)
     cases = [c for c in cases if not c.added]
-    base_vals = [case_values(c.base) for c in cases]
-    head_vals = [case_values(c.head) for c in cases]
     names: dict[str, tuple[str, bool]] = {}
-    for vals in (*base_vals, *head_vals):
-        if vals is None:
-            continue
-        for name, kind in vals.kinds.items():
-            names.setdefault(name, (kind, vals.gates.get(name, True)))
+    b_pass, b_cols = _columns([c.base for c in cases], names)
+    h_pass, h_cols = _columns([c.head for c in cases], names)
     summaries: list[MetricSummary] = []
     paired: list[PairedMetric] = []
 
     # The headline: share of cases where every gated metric passed.
-    b_pass = [v.passed if v else None for v in base_vals]
-    h_pass = [v.passed if v else None for v in head_vals]
     summaries.append(_summary(PASS_RATE, "binary", True, b_pass, h_pass, head_only))
     paired.append(_paired(PASS_RATE, "binary", True, b_pass, h_pass))
+    missing = [None] * len(cases)
     for name, (kind, gated) in names.items():
-        b = [v.metrics.get(name) if v else None for v in base_vals]
-        h = [v.metrics.get(name) if v else None for v in head_vals]
+        b = b_cols.get(name, missing)
+        h = h_cols.get(name, missing)
         errors = sum(
             1
             for c in cases
@@ -194,6 +188,36 @@ def summarize(
         single_revision=single_revision,
     )
     return tuple(summaries), pw, evidence
+
+
+def _columns(
+    results: Sequence[CaseResult | None], names: dict[str, tuple[str, bool]]
+) -> tuple[list[float | None], dict[str, list[float | None]]]:
+    """One side's pass values and per-metric values, a column per metric (None where a case has
+    no value), adding each metric's (kind, gated) to ``names`` in the order first seen.
+
+    Why columns: the statistics need only these numbers, and a ``CaseValues`` (three dicts) per
+    case and side, all held at once, was over a kilobyte a case at the peak of a large run.
+    """
+    passes: list[float | None] = []
+    cols: dict[str, list[float | None]] = {}
+    for i, result in enumerate(results):
+        vals = case_values(result)
+        if vals is None:
+            passes.append(None)
+        else:
+            passes.append(vals.passed)
+            for name, kind in vals.kinds.items():
+                names.setdefault(name, (kind, vals.gates.get(name, True)))
+            for name, value in vals.metrics.items():
+                col = cols.get(name)
+                if col is None:
+                    col = cols[name] = [None] * i
+                col.append(value)
+        for col in cols.values():
+            if len(col) == i:  # this case had no value for that metric
+                col.append(None)
+    return passes, cols
 
 
 def _must_pass_failures(cases: Sequence[CaseComparison]) -> tuple[str, ...]:
