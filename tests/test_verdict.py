@@ -586,8 +586,8 @@ def test_family_keeps_power_at_100_cases_and_false_fails_below_alpha(metrics: in
 
 def test_a_metric_only_some_cases_have_is_summarized_over_those_cases_alone() -> None:
     """A case-level metric (``tone``: base has it on case 2 only, its call failed on case 4; head
-    has it on cases 1, 2 and 4)
-    counts the cases that measured it on both sides, in rows ordered as first seen on base."""
+    has it on cases 1, 2 and 4) counts the cases that measured it on both sides, in rows ordered
+    as first seen on base."""
     from promptreview.models.types import Message
 
     def result(cid: str, tone: float | None, passed: bool, tone_error: bool = False) -> CaseResult:

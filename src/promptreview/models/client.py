@@ -173,14 +173,13 @@ class _DirectLane:
         self._plain_headers = plain  # aiohttp takes a dict as it is
         self._extensions = {"timeout": timeout.as_dict()}
         self._base = str(client.base_url).rstrip("/") + "/"
-        self._routes: dict[str, tuple[Any, Any]] = {}
+        self._routes: dict[str, tuple[Any, Any, Any]] = {}  # path -> (url, transport, session)
         self._url_type = httpx2.URL
         self._request_type = httpx2.Request
         self._timeout_exc = httpx2.TimeoutException
         self._api_timeout = openai.APITimeoutError
         self._api_connection = openai.APIConnectionError
         self._response_type = httpx2.Response
-        self._sessions: dict[int, Any] = {}  # id(transport) -> its aiohttp session, or None
         self._aio = _AiohttpPieces.load(timeout)
 
     @staticmethod
@@ -201,17 +200,17 @@ class _DirectLane:
             log.debug("direct transport lane unavailable", exc_info=True)
             return None
 
-    def _route(self, path: str) -> tuple[Any, Any]:
+    def _route(self, path: str) -> tuple[Any, Any, Any]:
         route = self._routes.get(path)
         if route is None:
             url = self._url_type(self._base + path.lstrip("/"))
-            route = self._routes[path] = (url, self._http._transport_for_url(url))  # proxies honoured
+            transport = self._http._transport_for_url(url)  # proxies honoured
+            route = self._routes[path] = (url, transport, self._session_of(transport))
         return route
 
     async def post(self, path: str, payload: bytes) -> Any:
         """The response with its body read, or None for a redirect (the caller asks the SDK)."""
-        url, transport = self._route(path)
-        session = self._session_of(transport)
+        url, transport, session = self._route(path)
         if session is not None:
             return await self._post_on_session(session, url, payload)
         request = self._request_type(
@@ -234,11 +233,7 @@ class _DirectLane:
     def _session_of(self, transport: Any) -> Any:
         """The aiohttp session behind openai's aiohttp transport, made the way the transport makes
         it; None (use the transport) for httpx2's transport, a proxy or a Unix socket."""
-        key = id(transport)
-        if key in self._sessions:
-            return self._sessions[key]
         aio = self._aio
-        session = None
         if (
             aio is not None
             and isinstance(transport, aio.transport_type)
@@ -248,12 +243,10 @@ class _DirectLane:
             try:
                 if not isinstance(transport.client, aio.session_type):
                     transport.client = transport.get_client()  # what its first request would do
-                session = transport.client
+                return transport.client
             except Exception:  # an unexpected shape: the transport's own path still works
                 log.debug("aiohttp session unavailable", exc_info=True)
-                session = None
-        self._sessions[key] = session
-        return session
+        return None
 
     async def _post_on_session(self, session: Any, url: Any, payload: bytes) -> Any:
         """POST on the transport's aiohttp session itself, without the httpx2 request and response
