@@ -508,3 +508,17 @@ def test_parse_json_object_tolerates_fences_only() -> None:
 )
 def test_parse_grade(reply: str, expected: tuple[int, str] | None) -> None:
     assert parse_grade(reply) == expected
+
+
+def test_equal_results_are_shared_but_a_different_reason_or_gate_gets_its_own() -> None:
+    """make_result hands out one object for equal results (memory at 50,000 cases); the sharing
+    key must hold every field, or one answer's reason (or a gating copy's flag) shows on another."""
+    first = score("contains", "the cat sat", {"value": "cat"})
+    again = score("contains", "a cat", {"value": "cat"})
+    assert first is again and first.passed and first.gate
+    ungated = score("contains", "a cat", {"value": "cat"}, gate=False)
+    assert ungated.passed and ungated.gate is False and ungated is not first
+    missing = score("contains", "a dog", {"value": "cat"})
+    assert not missing.passed and missing.reason == "missing: 'cat'"
+    other_value = score("contains", "a dog", {"value": "bird"})
+    assert other_value.reason == "missing: 'bird'"

@@ -273,7 +273,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _emit(result: object, args: argparse.Namespace, mode: str) -> int:
     from promptreview import report
     from promptreview.models.client import secret_values
-    from promptreview.report.sanitize import scrub
+    from promptreview.report.sanitize import scrub, scrubber
 
     # Every file and line we print is scrubbed of the keys in the environment: answers, errors
     # and rendered prompts may carry one (a 401 body, a model echoing its input).
@@ -283,10 +283,11 @@ def _emit(result: object, args: argparse.Namespace, mode: str) -> int:
 
         target = Path(args.json)
         target.parent.mkdir(parents=True, exist_ok=True)
+        clean = scrubber(secrets)  # the pattern built once, not once per case
         with target.open("w", encoding="utf-8") as fh:
             for chunk in iter_json(result):  # type: ignore[arg-type]
                 # A chunk is the frame between suites or one whole case: no string spans two.
-                fh.write(scrub(chunk, secrets))
+                fh.write(clean(chunk))
     if getattr(args, "markdown", None):
         _write(args.markdown, report.render_comment(result, secrets=secrets))  # type: ignore[arg-type]
     if getattr(args, "html", None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -143,8 +144,18 @@ class CaseComparison:
     def pairwise_score(self) -> float | None:
         """+1 head better, -1 base better, averaged over samples with a usable verdict; None when
         no sample has one (never judged, or every verdict missing)."""
-        judged = [p for p in self.pairwise if not p.missing]
-        if not judged:
-            return None
-        value = {"head": 1.0, "base": -1.0, "tie": 0.0}
-        return sum(value[p.outcome] for p in judged) / len(judged)
+        return pairwise_score(self.pairwise)
+
+
+_OUTCOME_VALUE = {"head": 1.0, "base": -1.0, "tie": 0.0}
+
+
+def pairwise_score(pairwise: Sequence[PairwiseResult]) -> float | None:
+    """:attr:`CaseComparison.pairwise_score` of these judgements, for a caller that has no
+    comparison yet (the compare stage classifies a case before it builds one)."""
+    if not pairwise:
+        return None
+    judged = [p for p in pairwise if not p.missing]
+    if not judged:
+        return None
+    return sum(_OUTCOME_VALUE[p.outcome] for p in judged) / len(judged)

@@ -21,7 +21,7 @@ from promptreview.judge import judge_pair
 from promptreview.materialize import PreparedSuite, prepare_suite
 from promptreview.models.types import ChatRequest, Completion, Embeddings
 from promptreview.plan import Plan, SuitePlan, make_plan
-from promptreview.results import Answer, CaseComparison, CaseResult, PairwiseResult
+from promptreview.results import Answer, CaseComparison, CaseResult, PairwiseResult, pairwise_score
 from promptreview.review_result import ReviewResult, SuiteResult, Usage
 from promptreview.revision import Revision
 from promptreview.run import plan_calls, run_calls
@@ -423,7 +423,7 @@ async def _compare(
                     )
             pairwise = list(await asyncio.gather(*jobs))
         bv, hv = case_values(b), case_values(h)
-        pw = CaseComparison(case.id, b, h, tuple(pairwise)).pairwise_score
+        pw = pairwise_score(pairwise) if pairwise else None
         change, moved = classify(bv, hv, pw, h is not None and h.errored, b is not None and b.errored)
         loc = case.location
         return CaseComparison(

@@ -33,9 +33,15 @@ class MetricError(Exception):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MetricContext:
-    """Everything one metric needs to score one answer of one case."""
+    """Everything one metric needs to score one answer of one case.
+
+    Not frozen, unlike the results: one is made for every metric of every answer (40,000 in a
+    10,000-case run with four metrics) and lives only for that call, and a frozen dataclass pays
+    an ``object.__setattr__`` per field at construction (1.4 us against 0.2 us for these twelve
+    fields). Nothing reads a context after its metric returns, so there is nothing to protect.
+    """
 
     case: Case
     answer: str  # the model's answer (already trimmed if the prompt is a gh-models file)
@@ -64,17 +70,25 @@ def make_result(
 
     ``kind`` comes from the context (the score stage sets the registry's), and
     ``registry.score_one`` enforces the metric's definition, so a metric cannot report the wrong kind.
+
+    Equal results are one shared object (results are frozen): most deterministic checks say
+    the same thing for most answers, and looking a plain tuple up costs a fifth of building
+    a frozen ``MetricResult``, whose hash and equality the score stage's sharing then skips.
     """
-    return MetricResult(
-        metric=ctx.spec.name,
-        score=(1.0 if passed else 0.0) if score is None else score,
-        passed=passed,
-        reason=reason,
-        kind=ctx.kind,
-        gate=ctx.spec.gate,
-        grade=grade,
-        label=label,
-    )
+    spec = ctx.spec
+    value = (1.0 if passed else 0.0) if score is None else score
+    key = (spec.name, value, passed, reason, ctx.kind, spec.gate, grade, label)
+    result = _MADE.get(key)
+    if result is None:
+        result = MetricResult(spec.name, value, passed, reason, ctx.kind, spec.gate, None, grade, label)
+        if len(_MADE) < _MADE_LIMIT:  # free-text reasons and grades: stop sharing, keep a bound
+            _MADE[key] = result
+    return result
+
+
+# Shared results by their fields; bounded, so a long-lived App process holds at most this many.
+_MADE: dict[tuple[Any, ...], MetricResult] = {}
+_MADE_LIMIT = 4096
 
 
 def transcript(messages: Sequence[Message]) -> str:
