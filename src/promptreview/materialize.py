@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 from promptreview.case_diff import CaseChanges, gate_cases
@@ -33,6 +34,10 @@ from promptreview.variables import dropped_variables, unmatched_placeholders
 
 VersionName = Literal["base", "head"]
 T = TypeVar("T")
+
+
+# What a case without templated metric arguments holds: one shared empty mapping, not a dict each.
+_NO_ARGS: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,5 +441,5 @@ def _render_batch(
                 args[spec.name] = rendered
             elif spec.name in args:
                 args[spec.name] = dict(spec.args)
-        prepared.append(PreparedCase(case, tuple(messages) if error is None else (), error, args))
+        prepared.append(PreparedCase(case, tuple(messages) if error is None else (), error, args or _NO_ARGS))
     return prepared

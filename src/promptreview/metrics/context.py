@@ -81,8 +81,9 @@ def make_result(
     result = _MADE.get(key)
     if result is None:
         result = MetricResult(spec.name, value, passed, reason, ctx.kind, spec.gate, None, grade, label)
-        if len(_MADE) < _MADE_LIMIT:  # free-text reasons and grades: stop sharing, keep a bound
-            _MADE[key] = result
+        if len(_MADE) >= _MADE_LIMIT:  # free-text reasons and grades: start again, keep a bound
+            _MADE.clear()
+        _MADE[key] = result
     return result
 
 
