@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,9 +214,11 @@ def test_the_installation_limit_keeps_jobs_waiting_and_none_is_lost(tmp_path: Pa
             world.deliver("pull_request", payload)
 
         wait_for(lambda: world.finished_jobs() == 3, 120, "all three jobs")
+        # The counter moves just before the "job finished" line is logged: wait for the lines too.
+        wait_for(lambda: len(_finished_records(world)) == 3, 10, "three 'job finished' log lines")
         records = world.server.records()
         starts = [r["ts"] for r in records if r.get("msg") == "job started"]
-        ends = [r["ts"] for r in records if str(r.get("msg", "")).startswith("job finished")]
+        ends = [r["ts"] for r in _finished_records(world)]
         assert len(starts) == 3 and len(ends) == 3
         assert all(later >= end for later, end in zip(sorted(starts)[1:], sorted(ends), strict=False))
         assert any(r.get("msg") == "installation at its job limit; job waits" for r in records)
@@ -234,3 +237,7 @@ def test_sigterm_mid_job_lets_the_running_job_finish(tmp_path: Path) -> None:
         (check,) = world.checks()
         assert (check.status, check.conclusion) == ("completed", "success")
         assert "Prompt review: pass" in world.bot_comments()[0].body
+
+
+def _finished_records(world: AppWorld) -> list[dict[str, Any]]:
+    return [r for r in world.server.records() if str(r.get("msg", "")).startswith("job finished")]
