@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from promptreview.errors import PromptReviewError
-from promptreview.models.types import Completion
+from promptreview.models.types import Completion, shared_finish_reason
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _decode_completion(raw: str) -> Completion:
     v = json.loads(raw)
     return Completion(
         text=v["text"],
-        finish_reason=v.get("finish_reason"),
+        finish_reason=shared_finish_reason(v.get("finish_reason")),
         latency_s=v.get("latency_s", 0.0),
         prompt_tokens=v.get("prompt_tokens", 0),
         completion_tokens=v.get("completion_tokens", 0),

@@ -46,7 +46,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from promptreview.models.endpoint import Endpoint, resolve_endpoint
 from promptreview.models.params import request_params
 from promptreview.models.pricing import PriceTable, conservative_cost
-from promptreview.models.types import CallStats, ChatRequest, Completion, Embeddings, ErrorKind
+from promptreview.models.types import (
+    CallStats,
+    ChatRequest,
+    Completion,
+    Embeddings,
+    ErrorKind,
+    shared_finish_reason,
+)
 
 if TYPE_CHECKING:
     from promptreview.models.cache import ResponseCache
@@ -1006,7 +1013,7 @@ class ModelClient:
         choice = choices[0]
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
         text = _text_of(message.get("content"))
-        finish = choice.get("finish_reason")
+        finish = shared_finish_reason(choice.get("finish_reason"))
         if finish == "length":
             limit = req.params_dict().get("max_tokens") or req.params_dict().get("max_completion_tokens")
             where = f"max_tokens={limit}" if limit else "the model's output limit"
