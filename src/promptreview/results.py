@@ -57,6 +57,41 @@ class MetricResult:
     skipped: str | None = None  # the metric does not apply to this case (e.g. no reference): left out
 
 
+def shared_result(
+    metric: str,
+    score: float,
+    passed: bool,
+    reason: str = "",
+    kind: MetricValueKind = "binary",
+    gate: bool = True,
+    error: str | None = None,
+    grade: float | None = None,
+    label: str | None = None,
+    skipped: str | None = None,
+) -> MetricResult:
+    """A :class:`MetricResult`, one shared object for equal ones: how every result is made.
+
+    Why: most deterministic checks say the same thing for most answers ("contains every value",
+    "no refusal or hedging found"), and every case held its own copy of each: about a third of a
+    kilobyte a case, tens of megabytes at 50,000 cases. Results are frozen, so sharing is safe,
+    and looking a plain tuple up costs a fifth of building a frozen dataclass (and its hash).
+    The table is bounded: past ``_SHARED_LIMIT`` distinct results (free-text reasons, judge
+    grades) it starts again, so a long-lived App process holds at most that many.
+    """
+    key = (metric, score, passed, reason, kind, gate, error, grade, label, skipped)
+    result = _SHARED.get(key)
+    if result is None:
+        result = MetricResult(metric, score, passed, reason, kind, gate, error, grade, label, skipped)
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        _SHARED[key] = result
+    return result
+
+
+_SHARED: dict[tuple[object, ...], MetricResult] = {}
+_SHARED_LIMIT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class SampleResult:
     answer: Answer

@@ -423,7 +423,7 @@ async def _compare(
                     )
             pairwise = list(await asyncio.gather(*jobs))
         bv, hv = case_values(b), case_values(h)
-        pw = pairwise_score(pairwise) if pairwise else None
+        pw = pairwise_score(pairwise)
         change, moved = classify(bv, hv, pw, h is not None and h.errored, b is not None and b.errored)
         loc = case.location
         return CaseComparison(

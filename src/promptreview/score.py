@@ -17,7 +17,7 @@ from promptreview.metrics import registry
 from promptreview.metrics.context import LLM, MetricContext
 from promptreview.metrics.registry import MetricDef
 from promptreview.models.types import Message
-from promptreview.results import Answer, CaseResult, MetricResult, SampleResult
+from promptreview.results import Answer, CaseResult, MetricResult, SampleResult, shared_result
 from promptreview.suite import Case, MetricSpec
 
 
@@ -36,7 +36,6 @@ async def score_suite(
     base_answers = answers.get((suite.name, "base"))
     # What every case shares is looked up once per suite, not once per case and metric.
     suite_specs = _resolve(suite.metrics)
-    same = _SameResults()
     for version in suite.versions():
         per_case = answers[(suite.name, version.name)]
         def job(
@@ -51,7 +50,6 @@ async def score_suite(
                 read_base_file,
                 delimiter,
                 suite_specs,
-                same,
             )
 
         indexes = range(len(version.cases))
@@ -61,31 +59,6 @@ async def score_suite(
             # Nothing here waits on the network: awaiting in turn costs no task per case.
             out[version.name] = tuple([await job(ci) for ci in indexes])
     return out
-
-
-class _SameResults:
-    """One shared object for equal metric results within a suite.
-
-    Why: most deterministic checks say the same thing for most answers ("contains every value",
-    "no refusal or hedging found"), and every case held its own copy of each: about a third of a
-    kilobyte a case, tens of megabytes at 50,000 cases. Results are frozen, so sharing is safe.
-    The table stops growing at ``LIMIT`` distinct results (free-text reasons, judge grades), so
-    a suite whose results are all different pays a bounded lookup and nothing more.
-    """
-
-    LIMIT = 4096
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        self._seen: dict[MetricResult, MetricResult] = {}
-
-    def one_of(self, result: MetricResult) -> MetricResult:
-        seen = self._seen.get(result)
-        if seen is not None:
-            return seen
-        if len(self._seen) < self.LIMIT:
-            self._seen[result] = result
-        return result
 
 
 class _Resolved:
@@ -123,7 +96,6 @@ async def _score_case(
     read_base_file: Callable[[str], str | None],
     delimiter: str,
     suite_specs: _Resolved,
-    same: _SameResults,
 ) -> CaseResult:
     resolved = suite_specs
     if pc.case.metrics:
@@ -149,7 +121,7 @@ async def _score_case(
         ]
         # Awaiting in turn costs no task per metric when none of them waits on the model.
         scored = tuple(await asyncio.gather(*jobs)) if model_metrics else tuple([await j for j in jobs])
-        results.append(SampleResult(answer, tuple(map(same.one_of, scored))))
+        results.append(SampleResult(answer, scored))
     return CaseResult(pc.case.id, tuple(results))
 
 
@@ -172,11 +144,11 @@ async def _score_metric(
     if need is not None:
         missing = _missing_case_data(spec, pc.case, args)
         if missing:
-            return MetricResult(
+            return shared_result(
                 spec.name, 0.0, False, kind=kind, gate=spec.gate, skipped=f"case has no {missing}"
             )
     if "__error__" in args:
-        return MetricResult(
+        return shared_result(
             spec.name,
             0.0,
             False,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from promptreview.models.types import ChatRequest, Completion, Embeddings, Message
-from promptreview.results import MetricResult, MetricValueKind
+from promptreview.results import MetricResult, MetricValueKind, shared_result
 from promptreview.suite import Case, MetricSpec
 
 
@@ -70,26 +70,11 @@ def make_result(
 
     ``kind`` comes from the context (the score stage sets the registry's), and
     ``registry.score_one`` enforces the metric's definition, so a metric cannot report the wrong kind.
-
-    Equal results are one shared object (results are frozen): most deterministic checks say
-    the same thing for most answers, and looking a plain tuple up costs a fifth of building
-    a frozen ``MetricResult``, whose hash and equality the score stage's sharing then skips.
+    Equal results are one shared object (``results.shared_result``).
     """
     spec = ctx.spec
-    value = (1.0 if passed else 0.0) if score is None else score
-    key = (spec.name, value, passed, reason, ctx.kind, spec.gate, grade, label)
-    result = _MADE.get(key)
-    if result is None:
-        result = MetricResult(spec.name, value, passed, reason, ctx.kind, spec.gate, None, grade, label)
-        if len(_MADE) >= _MADE_LIMIT:  # free-text reasons and grades: start again, keep a bound
-            _MADE.clear()
-        _MADE[key] = result
-    return result
-
-
-# Shared results by their fields; bounded, so a long-lived App process holds at most this many.
-_MADE: dict[tuple[Any, ...], MetricResult] = {}
-_MADE_LIMIT = 4096
+    score = (1.0 if passed else 0.0) if score is None else score
+    return shared_result(spec.name, score, passed, reason, ctx.kind, spec.gate, grade=grade, label=label)
 
 
 def transcript(messages: Sequence[Message]) -> str:

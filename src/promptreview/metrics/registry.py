@@ -17,7 +17,7 @@ from promptreview.errors import ConfigError, Location
 from promptreview.metrics.context import MetricContext, MetricError
 from promptreview.metrics.judging import JudgeError
 from promptreview.metrics.options import OptionError, Options, did_you_mean, validator
-from promptreview.results import MetricResult, MetricValueKind
+from promptreview.results import MetricResult, MetricValueKind, shared_result
 from promptreview.suite import MetricSpec
 
 MetricFn = Callable[[MetricContext], Awaitable[MetricResult]]
@@ -137,12 +137,4 @@ async def score_one(ctx: MetricContext, definition: MetricDef | None = None) -> 
 
 
 def _error_result(ctx: MetricContext, kind: MetricValueKind, error: str) -> MetricResult:
-    return MetricResult(
-        metric=ctx.spec.name,
-        score=0.0,
-        passed=False,
-        reason=error,
-        kind=kind,
-        gate=ctx.spec.gate,
-        error=error,
-    )
+    return shared_result(ctx.spec.name, 0.0, False, error, kind, ctx.spec.gate, error)
