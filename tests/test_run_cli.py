@@ -416,3 +416,47 @@ def test_verdict_of_a_broken_suite_says_what_broke(h: Harness, tmp_path: Path) -
     assert "evals/missing.yaml" in suites["orphan"]["verdict"]["reason"]
     assert "invalid YAML" in suites["prompts/broken.prompt.yml"]["verdict"]["reason"]
     assert "has no cases" not in run.out
+
+
+def test_samples_keep_their_order_and_a_bad_metric_argument_errors_only_that_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each case's samples come back in sample order (answers are placed by case and sample as
+    they arrive), and a case-level metric whose argument does not render is an error on that
+    metric for that case alone, while the suite's templated metric still scores every case."""
+    seen: dict[str, int] = {}
+
+    def respond(body: dict[str, Any]) -> str | None:
+        prompt = str(body["messages"][-1]["content"])
+        name = prompt.split()[1].rstrip(".")
+        seen[name] = seen.get(name, 0) + 1
+        # Dara's first sample greets her by name, her later ones do not.
+        return f"Hello {name}!" if name != "Dara" or seen[name] == 1 else "Hello there!"
+
+    cases = CASES.replace("  vars: {name: Bob}", "  vars: {name: Bob}\n  metrics:\n"
+                          "    - regex: {value: '{{ vars.nickname }}', name: nick}")
+    config = CONFIG.replace("GATE", "    samples: 3")
+    repo = repo_with(tmp_path, {"promptreview.yml": config, "prompts/greet.txt": "Greet {{ name }}.\n",
+                                "evals/people.yaml": cases})
+    with OpenAIServer(responder=respond) as srv:
+        opts = ReviewOptions(base_url=srv.base_url, api_key=API_KEY, no_cache=True, concurrency=1,
+                             timeout_s=10, deadline_s=60)
+        result = review(repo.path, None, None, opts)
+        assert srv.count() == 12  # 4 cases x 3 samples, sent one at a time in case, sample order
+
+    (greet,) = result.suites
+    by_id = {c.case_id: c for c in greet.cases}
+    dara = by_id["dara"].head
+    assert dara is not None
+    assert [s.answer.sample for s in dara.samples] == [0, 1, 2]
+    assert [s.answer.text for s in dara.samples] == ["Hello Dara!", "Hello there!", "Hello there!"]
+    contains = [next(m for m in s.metrics if m.metric == "contains").passed for s in dara.samples]
+    assert contains == [True, False, False]
+    bob = by_id["bob"].head
+    assert bob is not None
+    for s in bob.samples:
+        nick = next(m for m in s.metrics if m.metric == "nick")
+        assert nick.error is not None and "did not render" in nick.error and "nickname" in nick.error
+        assert next(m for m in s.metrics if m.metric == "contains").passed
+    others = [m for c in ("alice", "chen") for s in by_id[c].head.samples for m in s.metrics]  # type: ignore[union-attr]
+    assert others and all(m.metric != "nick" for m in others)

@@ -8,7 +8,7 @@ a connection slot the client would not give them anyway. ``map_bounded`` keeps `
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -17,13 +17,14 @@ R = TypeVar("R")
 
 async def map_bounded(fn: Callable[[T], Awaitable[R]], items: Iterable[T], width: int) -> list[R]:
     """``[await fn(x) for x in items]`` with up to ``width`` running at once; results in order."""
-    indexed = list(enumerate(items))
-    out: list[R | None] = [None] * len(indexed)
-    feed = iter(indexed)
+    # A sequence is not copied into (index, item) pairs: 50,000 of them were 4 MB held at once.
+    seq = items if isinstance(items, Sequence) else list(items)
+    out: list[R | None] = [None] * len(seq)
+    feed = enumerate(seq)
 
     async def worker() -> None:
         for i, item in feed:  # one shared iterator: each worker takes the next item
             out[i] = await fn(item)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(width, len(indexed))))))
+    await asyncio.gather(*(worker() for _ in range(max(1, min(width, len(seq))))))
     return out  # type: ignore[return-value]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -165,7 +166,7 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
     label = raw.get("label")
     return Case(
         id=str(case_id) if case_id not in (None, "") else f"#{i + 1}",
-        vars=dict(vars_),
+        vars=_vars(vars_),
         expected=None
         if expected is None
         else (expected if isinstance(expected, str) else json.dumps(expected)),
@@ -176,3 +177,13 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
         metrics=metrics,
         location=where,
     )
+
+
+def _vars(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's own vars dict, its names interned.
+
+    Why: a parser makes a new string for every key of every record (the JSON parser shares keys
+    only within one document, and each JSONL line is one), so 50,000 cases held 100,000 copies
+    of "topic" and "n"; interned, every case shares one of each (about 5 MB at 50,000 cases).
+    """
+    return {sys.intern(k) if k.__class__ is str else k: v for k, v in raw.items()}

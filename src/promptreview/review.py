@@ -21,10 +21,10 @@ from promptreview.judge import judge_pair
 from promptreview.materialize import PreparedSuite, prepare_suite
 from promptreview.models.types import ChatRequest, Completion, Embeddings
 from promptreview.plan import Plan, SuitePlan, make_plan
-from promptreview.results import Answer, CaseComparison, CaseResult, PairwiseResult, pairwise_score
+from promptreview.results import CaseComparison, CaseResult, PairwiseResult, pairwise_score
 from promptreview.review_result import ReviewResult, SuiteResult, Usage
 from promptreview.revision import Revision
-from promptreview.run import plan_calls, run_calls
+from promptreview.run import CaseAnswers, plan_calls, run_calls
 from promptreview.score import score_suite
 from promptreview.settle import look_note, settle, verdicts_for, worth_a_look
 from promptreview.summarize import added_cases_summary, case_values, classify, summarize
@@ -222,7 +222,7 @@ async def _evaluate(
     slots = plan_calls(runnable)
     n_slots = len(slots)
     async with open_client(defaults, options, repo_root=str(head.repo)) as client:
-        hits = client.prefetch([s.request for s in slots if s.request is not None])
+        hits = client.prefetch([s.request for s in slots if s is not None and s.request is not None])
         planned = _planned_calls(runnable, slots) + _label_calls(runnable, base.read)
         budget = options.max_calls or defaults.max_calls
         if budget is not None and planned - hits > budget:
@@ -250,8 +250,7 @@ async def _evaluate(
 
         answers = await run_calls(
             slots, runnable, client.complete, tick, client.take_cached, width=client.concurrency
-        )
-        del slots  # the requests are answered: their memory is not needed for scoring
+        )  # consumes slots: each request is freed once answered
         llm = _CountingJudge(client, tick_judge)
         outcomes = await asyncio.gather(
             *(_evaluate_suite(p, answers, llm, base, single, options.human_verdicts) for p in prepared)
@@ -297,7 +296,7 @@ async def _evaluate(
 
 async def _evaluate_suite(
     p: PreparedSuite,
-    answers: dict[tuple[str, str], list[list[Answer]]],
+    answers: dict[tuple[str, str], CaseAnswers],
     llm: _CountingJudge,
     base: Revision,
     single: bool,
@@ -353,7 +352,7 @@ def _planned_calls(suites: Sequence[PreparedSuite], slots: Sequence[object]) -> 
     """Answers + metric judge calls + pairwise judge calls (both orders), before cache hits."""
     from promptreview.metrics import registry
 
-    total = sum(1 for s in slots if s.request is not None)  # type: ignore[attr-defined]
+    total = sum(1 for s in slots if s is not None and s.request is not None)  # type: ignore[attr-defined]
     for p in suites:
         samples = p.plan.suite.samples
         per_answer = sum(registry.get(m.kind).judge_calls for m in p.metrics)

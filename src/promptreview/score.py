@@ -12,18 +12,19 @@ from typing import Any
 
 from promptreview.aio import map_bounded
 from promptreview.errors import ConfigError
-from promptreview.materialize import PreparedCase, PreparedSuite, PreparedVersion
+from promptreview.materialize import ARG_ERROR, PreparedCase, PreparedSuite, PreparedVersion
 from promptreview.metrics import registry
 from promptreview.metrics.context import LLM, MetricContext
 from promptreview.metrics.registry import MetricDef
 from promptreview.models.types import Message
 from promptreview.results import Answer, CaseResult, MetricResult, SampleResult, shared_result
+from promptreview.run import CaseAnswers
 from promptreview.suite import Case, MetricSpec
 
 
 async def score_suite(
     suite: PreparedSuite,
-    answers: dict[tuple[str, str], list[list[Answer]]],
+    answers: dict[tuple[str, str], CaseAnswers],
     llm: LLM,
     read_base_file: Callable[[str], str | None],
     delimiter: str,
@@ -39,7 +40,7 @@ async def score_suite(
     for version in suite.versions():
         per_case = answers[(suite.name, version.name)]
         def job(
-            ci: int, version: PreparedVersion = version, per_case: list[list[Answer]] = per_case
+            ci: int, version: PreparedVersion = version, per_case: CaseAnswers = per_case
         ) -> Awaitable[CaseResult]:
             return _score_case(
                 suite,
@@ -139,7 +140,7 @@ async def _score_metric(
     judge_model: str,
     embedding_model: str,
 ) -> MetricResult:
-    args = pc.metric_args.get(spec.name, spec.args) if pc.metric_args else spec.args
+    args = pc.args_for(spec) if pc.rendered else spec.args
     kind = definition.kind if definition is not None else registry.get(spec.kind).kind
     if need is not None:
         missing = _missing_case_data(spec, pc.case, args)
@@ -147,14 +148,14 @@ async def _score_metric(
             return shared_result(
                 spec.name, 0.0, False, kind=kind, gate=spec.gate, skipped=f"case has no {missing}"
             )
-    if "__error__" in args:
+    if ARG_ERROR in args:
         return shared_result(
             spec.name,
             0.0,
             False,
             kind=kind,
             gate=spec.gate,
-            error=f"metric argument did not render: {args['__error__']}",
+            error=f"metric argument did not render: {args[ARG_ERROR]}",
         )
     ctx = MetricContext(
         case=pc.case,
