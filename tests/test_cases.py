@@ -58,3 +58,26 @@ def test_errors_name_the_line(path: str, text: str, where: str, words: str) -> N
         parse_cases(text, path)
     assert str(err.value).startswith(where), str(err.value)
     assert words in str(err.value)
+
+
+def test_duplicate_ids_name_the_case_in_jsonl_and_in_a_json_array() -> None:
+    jsonl = '{"id": "a"}\n\n   \n{"id": "b"}\n{"id": "a"}\n'
+    with pytest.raises(ConfigError) as err:
+        parse_cases(jsonl, "c.jsonl")
+    assert str(err.value).startswith("c.jsonl:5 (cases[2]): duplicate case id 'a' (first at line 1)")
+    # A JSON array has no lines: the case's index is what finds it.
+    with pytest.raises(ConfigError) as err:
+        parse_cases('[{"id": "a"}, {"id": "a"}]', "c.json")
+    assert "(cases[1])" in str(err.value)
+    (first, _) = parse_cases('[{"id": "a"}, {"id": "b"}]', "c.json")
+    assert str(first.location) == "c.json (cases[0])"
+
+
+def test_too_many_jsonl_cases_is_refused_before_any_is_parsed() -> None:
+    from promptreview.cases import MAX_CASES
+
+    # The last line is not even JSON: the count is checked first, so a huge file costs no parse.
+    text = '{"q": 1}\n' * MAX_CASES + "not json\n"
+    with pytest.raises(ConfigError) as err:
+        parse_cases(text, "big.jsonl")
+    assert f"{MAX_CASES + 1} cases is more than the {MAX_CASES}" in str(err.value)

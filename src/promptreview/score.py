@@ -37,6 +37,7 @@ async def score_suite(
     base_answers = answers.get((suite.name, "base"))
     # What every case shares is looked up once per suite, not once per case and metric.
     suite_specs = _resolve(suite.metrics)
+    same: dict[tuple[int, ...], tuple[MetricResult, ...]] = {}
     for version in suite.versions():
         per_case = answers[(suite.name, version.name)]
         def job(
@@ -51,6 +52,7 @@ async def score_suite(
                 read_base_file,
                 delimiter,
                 suite_specs,
+                same,
             )
 
         indexes = range(len(version.cases))
@@ -97,6 +99,7 @@ async def _score_case(
     read_base_file: Callable[[str], str | None],
     delimiter: str,
     suite_specs: _Resolved,
+    same: dict[tuple[int, ...], tuple[MetricResult, ...]],
 ) -> CaseResult:
     resolved = suite_specs
     if pc.case.metrics:
@@ -122,7 +125,7 @@ async def _score_case(
         ]
         # Awaiting in turn costs no task per metric when none of them waits on the model.
         scored = tuple(await asyncio.gather(*jobs)) if model_metrics else tuple([await j for j in jobs])
-        results.append(SampleResult(answer, scored))
+        results.append(SampleResult(answer, _same_tuple(scored, same)))
     return CaseResult(pc.case.id, tuple(results))
 
 
@@ -177,6 +180,28 @@ async def _score_metric(
 # Metrics that compare against case data do not apply to cases without it: such a case is left out
 # of that metric (reported as not applicable), not counted as an error or a failure.
 _NEEDS = {"similar": "expected", "equivalent": "expected", "label": "label", "feedback": "feedback"}
+
+
+_SAME_LIMIT = 1024
+
+
+def _same_tuple(
+    scored: tuple[MetricResult, ...], same: dict[tuple[int, ...], tuple[MetricResult, ...]]
+) -> tuple[MetricResult, ...]:
+    """One tuple for every sample whose results are the same (shared) objects.
+
+    Why: results are shared (``results.shared_result``), but each sample still held its own tuple
+    of them, about 3.4 MB at 50,000 cases. Keyed by identity, which is safe because ``same``
+    holds the tuple and so keeps its objects, and their ids, alive; bounded, so free-text
+    results (judge reasons) that never repeat stop being remembered.
+    """
+    key = tuple(map(id, scored))
+    found = same.get(key)
+    if found is not None:
+        return found
+    if len(same) < _SAME_LIMIT:
+        same[key] = scored
+    return scored
 
 
 def _missing_case_data(spec: MetricSpec, case: Case, args: Mapping[str, Any]) -> str | None:

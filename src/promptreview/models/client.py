@@ -515,6 +515,9 @@ class ModelClient:
         if cache is not None and result.ok:
             cache.put(key, result)
             self._known_missing.discard(key)
+            if not self._known_missing:
+                # A set never shrinks: its table (2 MB at 50,000 keys) goes with a new one.
+                self._known_missing = set()
         return self._account(req, result, tag)
 
     async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
