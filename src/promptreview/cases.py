@@ -47,11 +47,11 @@ def parse_cases(text: str, path: str) -> tuple[Case, ...]:
         )
     cases = [_case(raw, line, path, i) for i, (raw, line) in enumerate(items)]
     seen: dict[str, Case] = {}
-    for c in cases:
+    for i, c in enumerate(cases):
         if c.id in seen:
             raise ConfigError(
                 f"duplicate case id {c.id!r} (first at line {seen[c.id].location.line})",  # type: ignore[union-attr]
-                Location(path, c.location.line, f"cases[{len(seen)}]"),  # type: ignore[union-attr]
+                Location(path, c.location.line, f"cases[{i}]"),  # type: ignore[union-attr]
             )
         seen[c.id] = c
     return tuple(cases)
@@ -84,13 +84,16 @@ def _jsonl(text: str, path: str) -> tuple[Iterator[tuple[Any, int | None]], int]
     was about 30 MB at 50,000 cases, the high-water mark of preparing a large suite.
     """
     lines = text.splitlines()
-    count = sum(1 for line in lines if line and not line.isspace())
+    count = sum(1 for line in lines if _is_record(line))
     records = (
-        (load_json(line, path, line=n), n)
-        for n, line in enumerate(lines, start=1)
-        if line and not line.isspace()
+        (load_json(line, path, line=n), n) for n, line in enumerate(lines, start=1) if _is_record(line)
     )
     return records, count
+
+
+def _is_record(line: str) -> bool:
+    """A JSONL line that holds a record: blank and whitespace-only lines are skipped."""
+    return bool(line) and not line.isspace()
 
 
 def _csv(text: str, path: str) -> list[tuple[Any, int | None]]:
@@ -126,9 +129,10 @@ def _csv_row(row: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
-    where = Location(path, line, f"cases[{i}]")  # for errors; the case keeps a leaner one
     if not isinstance(raw, Mapping):
-        raise ConfigError("each case is a mapping (vars, expected, label, feedback...)", where)
+        raise ConfigError(
+            "each case is a mapping (vars, expected, label, feedback...)", Location(path, line, f"cases[{i}]")
+        )
     if "vars" in raw:
         vars_ = raw["vars"]
         if vars_ is None:
@@ -187,7 +191,7 @@ def _case(raw: Any, line: int | None, path: str, i: int) -> Case:
         metrics=metrics,
         # file:line already finds the case; the field is kept only where there is no line (a
         # JSON array). Why: a "cases[i]" string per case was about 3 MB at 50,000 cases.
-        location=where if line is None else Location(path, line),
+        location=Location(path, line) if line is not None else Location(path, None, f"cases[{i}]"),
     )
 
 

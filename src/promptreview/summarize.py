@@ -198,8 +198,8 @@ def _columns(
 
     Why columns: the statistics need only these numbers, and a ``CaseValues`` (three dicts) per
     case and side, all held at once, was over a kilobyte a case at the peak of a large run.
-    Values are shared through ``_one``: nearly all are 0.0 or 1.0, and a float object per case
-    and metric was the largest part of what summarizing 50,000 cases added to the peak.
+    Values are shared through ``_shared_value``: nearly all are 0.0 or 1.0, and a float object
+    per case and metric was the largest part of what summarizing 50,000 cases added to the peak.
     """
     passes: list[float | None] = []
     cols: dict[str, list[float | None]] = {}
@@ -208,26 +208,26 @@ def _columns(
         if vals is None:
             passes.append(None)
         else:
-            passes.append(_one(vals.passed))
+            passes.append(_shared_value(vals.passed))
             for name, kind in vals.kinds.items():
                 names.setdefault(name, (kind, vals.gates.get(name, True)))
             for name, value in vals.metrics.items():
                 col = cols.get(name)
                 if col is None:
                     col = cols[name] = [None] * i
-                col.append(_one(value))
+                col.append(_shared_value(value))
         for col in cols.values():
             if len(col) == i:  # this case had no value for that metric
                 col.append(None)
     return passes, cols
 
 
-_SHARED: dict[float | None, float | None] = {0.0: 0.0, 1.0: 1.0, None: None}
+_SHARED_VALUES: dict[float | None, float | None] = {0.0: 0.0, 1.0: 1.0, None: None}
 
 
-def _one(value: float | None) -> float | None:
+def _shared_value(value: float | None) -> float | None:
     """The shared object for the common values (0.0, 1.0), the value itself otherwise."""
-    return _SHARED.get(value, value)
+    return _SHARED_VALUES.get(value, value)
 
 
 def _must_pass_failures(cases: Sequence[CaseComparison]) -> tuple[str, ...]:
