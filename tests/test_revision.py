@@ -59,3 +59,15 @@ def test_the_working_tree_is_the_index_never_ignored_files_or_git_internals(tmp_
     assert [tree.read(p) for p in ("p.txt", "added.txt", "to-p.txt")] == ["tracked", "added", "tracked"]
     assert [tree.read(p) for p in (".env", "new.txt", "to-env.txt", ".git/config", ".git/HEAD")] == [None] * 5
     assert tree.list_files() == [".gitignore", "added.txt", "p.txt"]
+
+
+def test_a_released_file_is_read_again_and_reads_the_same(tmp_path: Path) -> None:
+    """release() only drops the cached text: a later read must still see the file."""
+    repo = RepoBuilder.init(tmp_path / "r")
+    sha = repo.commit({"evals/cases.jsonl": '{"id": "a"}\n', "p.md": "hi"})
+    for rev in (Revision.at(repo.path, sha), Revision.at(repo.path, None)):
+        rev.prefetch(["evals/cases.jsonl", "p.md"])
+        assert rev.read("evals/cases.jsonl") == '{"id": "a"}\n'
+        rev.release(["./evals/cases.jsonl", "missing.txt"])
+        assert rev.read("evals/cases.jsonl") == '{"id": "a"}\n'
+        assert rev.read("p.md") == "hi"

@@ -180,13 +180,18 @@ def _prepare_all(plan: Plan, base: Revision, head: Revision) -> list[PreparedSui
     head.prefetch(files)
     with Renderer(base.read) as base_renderer, Renderer(head.read) as head_renderer:
         renderers = {"base": base_renderer, "head": head_renderer}
-        return [
+        prepared = [
             # A removed prompt has nothing to evaluate: no rendering, no calls.
             PreparedSuite(sp, (), (), None, None)
             if sp.status == "removed" and sp.head_fault is None
             else prepare_suite(sp, base, head, plan.config.defaults, renderers)
             for sp in plan.suites
         ]
+    # The cases are parsed: their files' text is not read again.
+    cases_files = [sp.suite.cases for sp in plan.suites if sp.suite.cases]
+    base.release(cases_files)
+    head.release(cases_files)
+    return prepared
 
 
 def _shard(p: PreparedSuite, i: int, n: int) -> PreparedSuite:
@@ -251,14 +256,20 @@ async def _evaluate(
         answers = await run_calls(
             slots, runnable, client.complete, tick, client.take_cached, width=client.concurrency
         )  # consumes slots: each request is freed once answered
+        del runnable  # from here on ``prepared`` alone holds the suites, so scoring can free them
         llm = _CountingJudge(client, tick_judge)
         outcomes = await asyncio.gather(
-            *(_evaluate_suite(p, answers, llm, base, single, options.human_verdicts) for p in prepared)
+            *(
+                _evaluate_suite(prepared, i, answers, llm, base, single, options.human_verdicts)
+                for i in range(len(prepared))
+            )
         )
         suites = [o[0] for o in outcomes]
         evidence = [o[1] for o in outcomes]
         # Coverage of production inputs and the judge's agreement with human labels (never gate).
-        figures = await asyncio.gather(*(suite_figures(p, llm, base.read) for p in prepared))
+        figures = await asyncio.gather(
+            *(suite_figures(p, s.cases, llm, base.read) for p, s in zip(prepared, suites, strict=True))
+        )
         suites = [
             replace(s, coverage=c, judge_agreement=j) for s, (c, j) in zip(suites, figures, strict=True)
         ]
@@ -295,14 +306,18 @@ async def _evaluate(
 
 
 async def _evaluate_suite(
-    p: PreparedSuite,
+    prepared: list[PreparedSuite],
+    index: int,
     answers: dict[tuple[str, str], CaseAnswers],
     llm: _CountingJudge,
     base: Revision,
     single: bool,
     human: Sequence[tuple[str, str, str]] = (),
 ) -> tuple[SuiteResult, SuiteEvidence]:
-    """Score, judge and summarize one suite (suites run concurrently: their judge calls overlap)."""
+    """Score, judge and summarize suite ``prepared[index]`` (suites run concurrently: their judge
+    calls overlap). Once scored, the suite is replaced in ``prepared`` by :meth:`PreparedSuite.scored`,
+    which frees its rendered cases for what comes after (comparing, summarizing, the report)."""
+    p = prepared[index]
     if p.error is not None or p.plan.status == "removed" or not p.versions():
         removed = p.plan.status == "removed"
         evidence = SuiteEvidence(
@@ -311,6 +326,7 @@ async def _evaluate_suite(
         return _unevaluated_suite(p), evidence
     delimiter = ""  # judges derive a content-hash delimiter, which keeps judge calls cacheable
     scored = await score_suite(p, answers, llm, base.read, delimiter, width=llm.width)
+    prepared[index] = p = p.scored()
     comparisons = await _compare(p, scored, llm.complete, delimiter, llm.width)
     # People's verdicts replace the judge's for the cases they settled (/prefer, /tie).
     comparisons, settled = settle(comparisons, verdicts_for(p.name, human))

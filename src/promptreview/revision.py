@@ -212,6 +212,17 @@ class Revision:
                 self.prefetch([norm])
         return self._files.get(norm)
 
+    def release(self, paths: list[str]) -> None:
+        """Forget the text read for ``paths``; a later read reads the file again.
+
+        Why: a large cases file is parsed once and its text is then dead weight for the rest of
+        the review (about 3 MB at 50,000 JSONL cases, held to the end by this cache).
+        """
+        for path in paths:
+            norm = normalize_path(path)
+            if norm is not None:
+                self._files.pop(norm, None)
+
     def prefetch(self, paths: list[str]) -> None:
         """Read many files in one ``git cat-file --batch`` round trip (per symlink hop)."""
         if self.is_worktree:

@@ -9,7 +9,7 @@ report, never a failed review.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptreview.errors import PromptReviewError
@@ -17,20 +17,28 @@ from promptreview.review_result import CoverageFigure, JudgeAgreement
 
 if TYPE_CHECKING:
     from promptreview.materialize import PreparedSuite
+    from promptreview.results import CaseComparison, CaseResult
 
 
 async def suite_figures(
-    p: PreparedSuite, client: Any, read: Callable[[str], str | None]
+    p: PreparedSuite,
+    comparisons: Sequence[CaseComparison],
+    client: Any,
+    read: Callable[[str], str | None],
 ) -> tuple[CoverageFigure | None, JudgeAgreement | None]:
+    """``comparisons``: the suite's scored cases, whose answers carry the messages each case was
+    asked with (the rendered cases are released once scored)."""
     suite = p.plan.suite
     if p.error is not None or not p.cases:
         return None, None
-    coverage = await _coverage(p, client, read) if suite.coverage else None
+    coverage = await _coverage(p, comparisons, client, read) if suite.coverage else None
     agreement = await _agreement(p, client, read) if suite.judge_labels else None
     return coverage, agreement
 
 
-async def _coverage(p: PreparedSuite, client: Any, read: Callable[[str], str | None]) -> CoverageFigure:
+async def _coverage(
+    p: PreparedSuite, comparisons: Sequence[CaseComparison], client: Any, read: Callable[[str], str | None]
+) -> CoverageFigure:
     from promptreview.data.coverage import input_texts, measure
     from promptreview.data.records import records_from_lines
     from promptreview.data.template_match import matcher_for
@@ -45,7 +53,8 @@ async def _coverage(p: PreparedSuite, client: Any, read: Callable[[str], str | N
         return CoverageFigure(
             spec.inputs, radius=spec.radius, error="the inputs file is not in the repository"
         )
-    messages = {pc.case.id: _last_user(pc.messages) for pc in version.cases}
+    side = "base" if p.base is not None else "head"
+    messages = {c.case_id: _last_user(_asked(getattr(c, side))) for c in comparisons}
     try:
         matcher = matcher_for(version.prompt, read)
         inputs, unmapped, space = input_texts(records_from_lines(text.splitlines(), spec.inputs), matcher)
@@ -72,6 +81,13 @@ async def _coverage(p: PreparedSuite, client: Any, read: Callable[[str], str | N
         gap.size if gap else 0,
         gap.example if gap else None,
     )
+
+
+def _asked(result: CaseResult | None) -> tuple[Any, ...]:
+    """The messages a case was asked with at one version (none when it did not render)."""
+    if result is None or not result.samples:
+        return ()
+    return result.samples[0].answer.messages
 
 
 def _last_user(messages: Any) -> str:
